@@ -1,0 +1,75 @@
+// Command tracekit is the TraceKit server and its command-line tools.
+//
+//	tracekit server          run the server (OTLP, API) on an embedded store
+//	tracekit keys ...        create, list and revoke API keys
+//	tracekit trace show ID   print a trace as a waterfall
+//	tracekit demo            send realistic demo traffic to a server
+//	tracekit bench ...       load generators (ingest, query)
+//
+// This file holds only wiring: flags, environment, start and stop.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: tracekit <command> [flags]
+
+commands:
+  server              run the server on an embedded store (--demo sends demo traffic)
+  keys create|list|revoke
+                      manage API keys
+  trace show ID       print a trace as a waterfall
+  demo                send realistic multi-service demo traces to a server
+  bench ingest        measure OTLP ingest throughput of a running server
+  bench query         measure trace-by-ID and search latency on a filled store
+
+Run 'tracekit <command> -h' for a command's flags. Every flag has a TRACEKIT_*
+environment equivalent, shown in its help.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "tracekit:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "server":
+		return runServer(ctx, rest, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, stdout, stderr)
+	case "trace":
+		if len(rest) == 0 || rest[0] != "show" {
+			return errors.New("usage: tracekit trace show TRACE_ID")
+		}
+		return runTraceShow(ctx, rest[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/api"
+	"github.com/tracekit-oss/tracekit/internal/demo"
+	"github.com/tracekit-oss/tracekit/internal/server"
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/waterfall"
+)
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	d := server.DefaultConfig()
+	f := newFlags("server", stderr)
+	data := f.string("data", d.DataDir, "data directory of the embedded store")
+	httpAddr := f.string("http-addr", d.HTTPAddr, "listen address for OTLP/HTTP, the API and the dashboard")
+	grpcAddr := f.string("grpc-addr", d.GRPCAddr, "listen address for OTLP/gRPC (empty: off)")
+	ret := f.duration("retention", d.Retention, "how long spans are kept")
+	snapRet := f.duration("snapshot-retention", d.SnapshotRetention, "how long code-monitoring snapshots and logpoint lines are kept")
+	maxBody := f.int("max-body", int(d.MaxBodyBytes), "largest OTLP/HTTP request body in bytes")
+	fsync := f.bool("fsync", d.Sync, "fsync every write (survive power loss, not only crashes)")
+	withDemo := f.bool("demo", false, "send demo traffic to this server once it is up and print a trace")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg := server.Config{
+		DataDir: *data, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
+		MaxBodyBytes: int64(*maxBody), Sync: *fsync, SeedAPIKey: os.Getenv("TRACEKIT_API_KEY"),
+		RetentionInterval: d.RetentionInterval, SnapshotRetention: *snapRet, Heartbeat: d.Heartbeat,
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	base := "http://" + srv.HTTPAddr()
+	log.Info("tracekit server started", "http", base, "grpc", srv.GRPCAddr(), "data", cfg.DataDir)
+	if k := srv.FirstAdminKey(); k != "" {
+		fmt.Fprintf(stdout, "\nFirst start: created project \"default\" and its admin key (shown only once, keep it):\n\n    %s\n\n", k)
+	}
+	fmt.Fprintf(stdout, "OTLP/HTTP endpoint: %s/v1/traces    OTLP/gRPC: %s    API: %s/api/v1\n", base, srv.GRPCAddr(), base)
+	if *withDemo {
+		adminKey := srv.FirstAdminKey()
+		if adminKey == "" {
+			adminKey = "$TRACEKIT_API_KEY"
+		}
+		go showDemo(ctx, srv, base, adminKey, stdout, log)
+	}
+	return srv.Serve(ctx)
+}
+
+// showDemo sends demo traffic to the server and prints one of its traces.
+func showDemo(ctx context.Context, srv *server.Server, base, adminKey string, stdout io.Writer, log *slog.Logger) {
+	key, err := srv.MintKey(ctx, "demo traffic", store.ScopeIngest)
+	if err != nil {
+		log.Error("demo", "err", err)
+		return
+	}
+	stats, err := demo.Run(ctx, demo.Config{Endpoint: base + "/v1/traces", APIKey: key, Traces: 60, Rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))})
+	if err != nil {
+		log.Error("demo", "err", err)
+		return
+	}
+	st := srv.Store()
+	found, err := st.FindTraces(ctx, "default", store.TraceQuery{Service: "api-gateway", Operation: "GET /api/users", Limit: 1})
+	if err != nil || len(found) == 0 {
+		log.Error("demo: find a trace", "err", err)
+		return
+	}
+	spans, err := st.Trace(ctx, "default", found[0].TraceID)
+	if err != nil {
+		log.Error("demo: read trace", "err", err)
+		return
+	}
+	fmt.Fprintf(stdout, "\nDemo: sent %d traces (%d spans) from several services. One of them:\n\n", stats.Traces, stats.Spans)
+	_ = waterfall.Render(stdout, api.TraceJSON{TraceID: found[0].TraceID.String(), Spans: api.SpansJSON(spans)}, waterfall.Options{Width: 100})
+	fmt.Fprintf(stdout, "\nRead it through the API with an admin key:\n    curl -H \"X-API-Key: %s\" '%s/api/v1/traces?%s'\n    TRACEKIT_API_KEY=%s go run ./cmd/tracekit trace show --server %s %s\n\n",
+		adminKey, base, url.Values{"service": {"api-gateway"}, "limit": {"5"}}.Encode(), adminKey, base, found[0].TraceID)
+}

@@ -1,0 +1,443 @@
+package codemon
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/api"
+	"github.com/tracekit-oss/tracekit/internal/auth"
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// Authenticator is the middleware factory the endpoints are guarded by.
+type Authenticator interface {
+	Require(scope store.Scope, fail func(w http.ResponseWriter, r *http.Request, status int, err error)) func(http.Handler) http.Handler
+}
+
+// maxUpload bounds one snapshot upload after decompression.
+const maxUpload = 4 << 20
+
+func authFail(w http.ResponseWriter, _ *http.Request, status int, err error) {
+	api.WriteError(w, status, err.Error())
+}
+
+func projectOf(r *http.Request) string {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return p.Project
+}
+
+// RegisterSDK adds the SDK endpoints of docs/protocol.md to mux.
+func (s *Service) RegisterSDK(mux *http.ServeMux, authn Authenticator) {
+	ingest := authn.Require(store.ScopeIngest, authFail)
+	mux.Handle("GET /v1/codemon/stream", ingest(http.HandlerFunc(s.stream)))
+	mux.Handle("GET /v1/codemon/breakpoints", ingest(http.HandlerFunc(s.poll)))
+	mux.Handle("POST /v1/codemon/capture-points", ingest(http.HandlerFunc(s.capturePoints)))
+	mux.Handle("POST /v1/codemon/check", ingest(http.HandlerFunc(s.check)))
+	mux.Handle("POST /v1/codemon/snapshots", ingest(http.HandlerFunc(s.upload)))
+}
+
+// instanceFrom reads the SDK instance fields of the query string.
+func instanceFrom(r *http.Request) (Instance, error) {
+	q := r.URL.Query()
+	in := Instance{ID: q.Get("instance"), Service: strings.TrimSpace(q.Get("service")), Environment: q.Get("environment"), Host: q.Get("host"), SDKVersion: q.Get("sdk")}
+	if in.Service == "" {
+		return in, errors.New("service: the service query parameter is required (the SDK's ServiceName)")
+	}
+	if len(in.Service) > 255 || len(in.ID) > 128 || len(in.Host) > 255 || len(in.SDKVersion) > 64 || len(in.Environment) > 255 {
+		return in, errors.New("service, instance, host, sdk or environment is too long")
+	}
+	return in, nil
+}
+
+func (s *Service) poll(w http.ResponseWriter, r *http.Request) {
+	in, err := instanceFrom(r)
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	project := projectOf(r)
+	s.hub.seen(project, in, s.now(), 0)
+	c, err := s.Config(r.Context(), project, in.Service)
+	if err != nil {
+		s.log.Error("breakpoint set", "err", err)
+		api.WriteError(w, http.StatusInternalServerError, "could not read breakpoints")
+		return
+	}
+	etag := `"` + c.Version + `"`
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	if match := r.Header.Get("If-None-Match"); match == etag || match == c.Version {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, c)
+}
+
+func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
+	in, err := instanceFrom(r)
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	rc := http.NewResponseController(w)
+	project := projectOf(r)
+	sub := s.hub.subscribe(project, in.Service)
+	defer s.hub.unsubscribe(project, in.Service, sub)
+	s.hub.seen(project, in, s.now(), 1)
+	defer s.hub.seen(project, in, s.now(), -1)
+
+	c, err := s.Config(r.Context(), project, in.Service)
+	if err != nil {
+		api.WriteError(w, http.StatusInternalServerError, "could not read breakpoints")
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sent := r.Header.Get("Last-Event-ID")
+	send := func(c Config) error {
+		if c.Version == sent {
+			return nil
+		}
+		body, _ := json.Marshal(c)
+		if _, err := fmt.Fprintf(w, "id: %s\nevent: breakpoints\ndata: %s\n\n", c.Version, body); err != nil {
+			return err
+		}
+		sent = c.Version
+		return rc.Flush()
+	}
+	if err := send(c); err != nil {
+		return
+	}
+	if sent == c.Version {
+		// Nothing to send on a resume: still flush the headers.
+		_, _ = io.WriteString(w, ": connected\n\n")
+		_ = rc.Flush()
+	}
+	beat := time.NewTicker(s.heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-sub.closed:
+			return
+		case c := <-sub.ch:
+			if err := send(c); err != nil {
+				return
+			}
+		case <-beat.C:
+			s.hub.seen(project, in, s.now(), 0)
+			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// decodeBody reads a JSON body (gzip allowed) of at most maxUpload bytes.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body := io.Reader(http.MaxBytesReader(w, r.Body, maxUpload))
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		gz, err := gzip.NewReader(body)
+		if err != nil {
+			return fmt.Errorf("body is not valid gzip: %w", err)
+		}
+		defer gz.Close()
+		body = io.LimitReader(gz, maxUpload+1)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return fmt.Errorf("read body (at most %d bytes): %w", maxUpload, err)
+	}
+	if len(data) > maxUpload {
+		return fmt.Errorf("body exceeds %d bytes after decompression", maxUpload)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("body is not valid JSON for this endpoint: %w", err)
+	}
+	return nil
+}
+
+// sdkEnvelope is the instance part of POST bodies.
+type sdkEnvelope struct {
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Instance    string `json:"instance"`
+	Host        string `json:"host"`
+	SDK         string `json:"sdk"`
+}
+
+func (e *sdkEnvelope) instance() (Instance, error) {
+	in := Instance{ID: e.Instance, Service: strings.TrimSpace(e.Service), Environment: e.Environment, Host: e.Host, SDKVersion: e.SDK}
+	if in.Service == "" || len(in.Service) > 255 {
+		return in, errors.New("service: required, at most 255 characters")
+	}
+	return in, nil
+}
+
+func (s *Service) capturePoints(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		sdkEnvelope
+		Points []struct {
+			Name     string `json:"name"`
+			File     string `json:"file"`
+			Line     int    `json:"line"`
+			Function string `json:"function"`
+		} `json:"points"`
+	}
+	if err := decodeBody(w, r, &req); err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	in, err := req.instance()
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(req.Points) > 1000 {
+		api.WriteError(w, http.StatusBadRequest, "points: at most 1000 per request")
+		return
+	}
+	now := s.now().UTC()
+	pts := make([]store.CapturePoint, 0, len(req.Points))
+	for i, p := range req.Points {
+		if (p.Name == "" && p.File == "") || p.Line < 0 || len(p.Name) > 255 || len(p.File) > 1024 || len(p.Function) > 1024 {
+			api.WriteError(w, http.StatusBadRequest, fmt.Sprintf("points[%d]: needs a name or a file, a line of 0 or more, and short strings", i))
+			return
+		}
+		pts = append(pts, store.CapturePoint{Service: in.Service, Name: p.Name, File: p.File, Line: p.Line, Function: p.Function, FirstSeen: now, LastSeen: now})
+	}
+	project := projectOf(r)
+	s.hub.seen(project, in, now, 0)
+	if err := s.st.PutCapturePoints(r.Context(), project, pts); err != nil {
+		s.log.Error("capture points", "err", err)
+		api.WriteError(w, http.StatusInternalServerError, "could not store capture points")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) check(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		sdkEnvelope
+		BreakpointID string         `json:"breakpointId"`
+		Variables    map[string]any `json:"variables"`
+	}
+	if err := decodeBody(w, r, &req); err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	in, err := req.instance()
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ok, err := s.Check(r.Context(), projectOf(r), in.Service, req.BreakpointID, req.Variables)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNotActive):
+		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("breakpoint %q is not active for service %q", req.BreakpointID, in.Service))
+	case err != nil:
+		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": false, "error": err.Error()})
+	default:
+		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": ok})
+	}
+}
+
+// UploadSnapshot is a snapshot as SDKs send it.
+type UploadSnapshot struct {
+	BreakpointID string          `json:"breakpointId"`
+	CapturePoint string          `json:"capturePoint"`
+	File         string          `json:"file"`
+	Line         int             `json:"line"`
+	Function     string          `json:"function"`
+	Time         time.Time       `json:"time"`
+	TraceID      string          `json:"traceId"`
+	SpanID       string          `json:"spanId"`
+	Variables    json.RawMessage `json:"variables"`
+	Stack        []store.Frame   `json:"stack"`
+	Truncated    bool            `json:"truncated"`
+}
+
+// UploadLog is a logpoint line as SDKs send it.
+type UploadLog struct {
+	BreakpointID string    `json:"breakpointId"`
+	CapturePoint string    `json:"capturePoint"`
+	File         string    `json:"file"`
+	Line         int       `json:"line"`
+	Time         time.Time `json:"time"`
+	TraceID      string    `json:"traceId"`
+	SpanID       string    `json:"spanId"`
+	Message      string    `json:"message"`
+}
+
+func checkIDs(traceID, spanID string) error {
+	if traceID != "" {
+		if _, err := telemetry.ParseTraceID(traceID); err != nil {
+			return err
+		}
+	}
+	if spanID != "" {
+		if _, err := telemetry.ParseSpanID(spanID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		sdkEnvelope
+		Snapshots []UploadSnapshot `json:"snapshots"`
+		Logs      []UploadLog      `json:"logs"`
+	}
+	if err := decodeBody(w, r, &req); err != nil {
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) || strings.Contains(err.Error(), "exceeds") {
+			status = http.StatusRequestEntityTooLarge
+		}
+		api.WriteError(w, status, err.Error())
+		return
+	}
+	in, err := req.instance()
+	if err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, project, now := r.Context(), projectOf(r), s.now().UTC()
+	s.hub.seen(project, in, now, 0)
+	known := map[string]bool{}
+	isKnown := func(id string) bool {
+		if v, ok := known[id]; ok {
+			return v
+		}
+		b, err := s.st.Breakpoint(ctx, project, id)
+		known[id] = err == nil && b.Service == in.Service
+		return known[id]
+	}
+	hits := map[string]int64{}
+	last := map[string]time.Time{}
+	var rejected []string
+	reject := func(kind string, i int, msg string) {
+		rejected = append(rejected, fmt.Sprintf("%s[%d]: %s", kind, i, msg))
+	}
+	snaps := make([]store.Snapshot, 0, len(req.Snapshots))
+	for i, u := range req.Snapshots {
+		switch {
+		case !isKnown(u.BreakpointID):
+			reject("snapshots", i, fmt.Sprintf("breakpoint %q is unknown for service %q", u.BreakpointID, in.Service))
+			continue
+		case checkIDs(u.TraceID, u.SpanID) != nil:
+			reject("snapshots", i, checkIDs(u.TraceID, u.SpanID).Error())
+			continue
+		case len(u.Variables) > 0 && !isObject(u.Variables):
+			reject("snapshots", i, "variables must be a JSON object")
+			continue
+		}
+		t := u.Time
+		if t.IsZero() || t.After(now.Add(time.Hour)) {
+			t = now
+		}
+		vars := u.Variables
+		if len(vars) == 0 {
+			vars = json.RawMessage(`{}`)
+		}
+		snaps = append(snaps, store.Snapshot{
+			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host, Instance: in.ID,
+			SDKVersion: in.SDKVersion, CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Function: u.Function,
+			Time: t.UTC(), TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Variables: vars,
+			Stack: u.Stack, Truncated: u.Truncated,
+		})
+		hits[u.BreakpointID]++
+		last[u.BreakpointID] = maxTime(last[u.BreakpointID], t)
+	}
+	logs := make([]store.LogLine, 0, len(req.Logs))
+	for i, u := range req.Logs {
+		switch {
+		case !isKnown(u.BreakpointID):
+			reject("logs", i, fmt.Sprintf("breakpoint %q is unknown for service %q", u.BreakpointID, in.Service))
+			continue
+		case checkIDs(u.TraceID, u.SpanID) != nil:
+			reject("logs", i, checkIDs(u.TraceID, u.SpanID).Error())
+			continue
+		case len(u.Message) > 64<<10:
+			reject("logs", i, "message longer than 64 KiB")
+			continue
+		}
+		t := u.Time
+		if t.IsZero() || t.After(now.Add(time.Hour)) {
+			t = now
+		}
+		logs = append(logs, store.LogLine{
+			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host,
+			CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Time: t.UTC(),
+			TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Message: u.Message,
+		})
+		hits[u.BreakpointID]++
+		last[u.BreakpointID] = maxTime(last[u.BreakpointID], t)
+	}
+	if err := s.store(ctx, project, snaps, logs, hits, last); err != nil {
+		s.log.Error("store snapshots", "err", err)
+		w.Header().Set("Retry-After", "5")
+		api.WriteError(w, http.StatusServiceUnavailable, "could not store snapshots: retry later")
+		return
+	}
+	resp := map[string]any{"accepted": len(snaps) + len(logs)}
+	if len(rejected) > 0 {
+		resp["rejected"] = len(rejected)
+		resp["errors"] = rejected[:min(len(rejected), 10)]
+	}
+	api.WriteJSON(w, http.StatusAccepted, resp)
+}
+
+func (s *Service) store(ctx context.Context, project string, snaps []store.Snapshot, logs []store.LogLine, hits map[string]int64, last map[string]time.Time) error {
+	if len(snaps) > 0 {
+		if err := s.st.WriteSnapshots(ctx, project, snaps); err != nil {
+			return err
+		}
+	}
+	if len(logs) > 0 {
+		if err := s.st.WriteLogs(ctx, project, logs); err != nil {
+			return err
+		}
+	}
+	for id, n := range hits {
+		if err := s.st.RecordHits(ctx, project, id, n, last[id]); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+func isObject(raw json.RawMessage) bool {
+	for _, c := range raw {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,236 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// Limits on what one span may carry; longer values are cut, not refused.
+const (
+	maxServiceName = 255
+	maxValueLen    = 64 << 10
+)
+
+// converted is the result of decoding one export request.
+type converted struct {
+	spans    []telemetry.Span
+	rejected int
+	reason   string // why the first rejected span was refused
+}
+
+// convert turns OTLP traces into our spans, refusing spans with invalid IDs
+// or text that is not UTF-8.
+func convert(td ptrace.Traces) converted {
+	var out converted
+	out.spans = make([]telemetry.Span, 0, td.SpanCount())
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res, err := convertResource(rs.Resource())
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scope := ss.Scope()
+			spans := ss.Spans()
+			if err != nil {
+				out.reject(spans.Len(), fmt.Sprintf("resource: %v", err))
+				continue
+			}
+			scopeName, scopeVersion := scope.Name(), scope.Version()
+			if !utf8.ValidString(scopeName) || !utf8.ValidString(scopeVersion) {
+				out.reject(spans.Len(), "instrumentation scope name or version is not valid UTF-8")
+				continue
+			}
+			for k := 0; k < spans.Len(); k++ {
+				var s telemetry.Span
+				if err := convertSpan(&s, spans.At(k)); err != nil {
+					out.reject(1, err.Error())
+					continue
+				}
+				s.Resource, s.ScopeName, s.ScopeVersion = res, scopeName, scopeVersion
+				out.spans = append(out.spans, s)
+			}
+		}
+	}
+	return out
+}
+
+func (c *converted) reject(n int, reason string) {
+	if n == 0 {
+		return
+	}
+	if c.rejected == 0 {
+		c.reason = reason
+	}
+	c.rejected += n
+}
+
+func convertResource(r pcommon.Resource) (*telemetry.Resource, error) {
+	attrs, err := convertAttrs(r.Attributes())
+	if err != nil {
+		return nil, err
+	}
+	res := &telemetry.Resource{Attributes: attrs, ServiceName: "unknown_service"}
+	if v, ok := telemetry.Find(attrs, "service.name"); ok && v.AsString() != "" {
+		res.ServiceName = truncate(v.AsString(), maxServiceName)
+	}
+	return res, nil
+}
+
+func convertSpan(s *telemetry.Span, in ptrace.Span) error {
+	tid, sid := in.TraceID(), in.SpanID()
+	if tid.IsEmpty() {
+		return fmt.Errorf("span %q: trace id is empty or all zero", in.Name())
+	}
+	if sid.IsEmpty() {
+		return fmt.Errorf("span %q: span id is empty or all zero", in.Name())
+	}
+	s.TraceID, s.SpanID, s.ParentSpanID = telemetry.TraceID(tid), telemetry.SpanID(sid), telemetry.SpanID(in.ParentSpanID())
+	s.Name = in.Name()
+	s.TraceState = in.TraceState().AsRaw()
+	s.StatusMessage = in.Status().Message()
+	if !utf8.ValidString(s.Name) || !utf8.ValidString(s.TraceState) || !utf8.ValidString(s.StatusMessage) {
+		return fmt.Errorf("span %s: name, trace state or status message is not valid UTF-8", s.SpanID)
+	}
+	s.Name = truncate(s.Name, maxValueLen)
+	s.Kind = telemetry.SpanKind(in.Kind())
+	if s.Kind > telemetry.KindConsumer {
+		s.Kind = telemetry.KindUnspecified
+	}
+	s.StartUnixNano, s.EndUnixNano = int64(in.StartTimestamp()), int64(in.EndTimestamp())
+	if s.StartUnixNano < 0 {
+		s.StartUnixNano = 0
+	}
+	if s.EndUnixNano < s.StartUnixNano {
+		s.EndUnixNano = s.StartUnixNano
+	}
+	s.StatusCode = telemetry.StatusCode(in.Status().Code())
+	if s.StatusCode > telemetry.StatusError {
+		s.StatusCode = telemetry.StatusUnset
+	}
+	var err error
+	if s.Attributes, err = convertAttrs(in.Attributes()); err != nil {
+		return fmt.Errorf("span %s: %w", s.SpanID, err)
+	}
+	if evs := in.Events(); evs.Len() > 0 {
+		s.Events = make([]telemetry.Event, evs.Len())
+		for i := range s.Events {
+			ev := evs.At(i)
+			if !utf8.ValidString(ev.Name()) {
+				return fmt.Errorf("span %s: event name is not valid UTF-8", s.SpanID)
+			}
+			s.Events[i] = telemetry.Event{Name: truncate(ev.Name(), maxValueLen), TimeUnixNano: int64(ev.Timestamp())}
+			if s.Events[i].Attributes, err = convertAttrs(ev.Attributes()); err != nil {
+				return fmt.Errorf("span %s: event %q: %w", s.SpanID, ev.Name(), err)
+			}
+		}
+	}
+	if ls := in.Links(); ls.Len() > 0 {
+		s.Links = make([]telemetry.Link, ls.Len())
+		for i := range s.Links {
+			l := ls.At(i)
+			s.Links[i] = telemetry.Link{TraceID: telemetry.TraceID(l.TraceID()), SpanID: telemetry.SpanID(l.SpanID()), TraceState: l.TraceState().AsRaw()}
+			if !utf8.ValidString(s.Links[i].TraceState) {
+				return fmt.Errorf("span %s: link trace state is not valid UTF-8", s.SpanID)
+			}
+			if s.Links[i].Attributes, err = convertAttrs(l.Attributes()); err != nil {
+				return fmt.Errorf("span %s: link: %w", s.SpanID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func convertAttrs(m pcommon.Map) ([]telemetry.Attribute, error) {
+	if m.Len() == 0 {
+		return nil, nil
+	}
+	out := make([]telemetry.Attribute, 0, m.Len())
+	var err error
+	m.Range(func(k string, v pcommon.Value) bool {
+		if !utf8.ValidString(k) {
+			err = fmt.Errorf("attribute key %q is not valid UTF-8", k)
+			return false
+		}
+		var tv telemetry.Value
+		if tv, err = convertValue(v); err != nil {
+			err = fmt.Errorf("attribute %q: %w", k, err)
+			return false
+		}
+		out = append(out, telemetry.Attribute{Key: truncate(k, maxServiceName), Value: tv})
+		return true
+	})
+	return out, err
+}
+
+func convertValue(v pcommon.Value) (telemetry.Value, error) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		s := v.Str()
+		if !utf8.ValidString(s) {
+			return telemetry.Value{}, fmt.Errorf("value is not valid UTF-8")
+		}
+		return telemetry.StringValue(truncate(s, maxValueLen)), nil
+	case pcommon.ValueTypeBool:
+		return telemetry.BoolValue(v.Bool()), nil
+	case pcommon.ValueTypeInt:
+		return telemetry.IntValue(v.Int()), nil
+	case pcommon.ValueTypeDouble:
+		return telemetry.DoubleValue(v.Double()), nil
+	case pcommon.ValueTypeBytes:
+		b := v.Bytes().AsRaw()
+		return telemetry.Value{Type: telemetry.TypeBytes, Str: string(b[:min(len(b), maxValueLen)])}, nil
+	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
+		raw := v.AsRaw()
+		if !validUTF8(raw) {
+			return telemetry.Value{}, fmt.Errorf("value is not valid UTF-8")
+		}
+		j, err := json.Marshal(raw)
+		if err != nil {
+			return telemetry.Value{}, fmt.Errorf("encode value: %w", err)
+		}
+		t := telemetry.TypeArray
+		if v.Type() == pcommon.ValueTypeMap {
+			t = telemetry.TypeMap
+		}
+		return telemetry.Value{Type: t, Str: string(j)}, nil
+	}
+	return telemetry.Value{}, nil
+}
+
+func validUTF8(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return utf8.ValidString(x)
+	case []any:
+		for _, e := range x {
+			if !validUTF8(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !validUTF8(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

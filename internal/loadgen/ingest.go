@@ -1,0 +1,243 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// IngestConfig configures `tracekit bench ingest`.
+type IngestConfig struct {
+	Endpoint    string // full OTLP/HTTP traces URL
+	APIKey      string
+	Duration    time.Duration
+	Concurrency int
+	Shape       Shape
+	// MetricsURL is scraped for the server's resident memory; empty derives
+	// it from Endpoint.
+	MetricsURL string
+	HTTPClient *http.Client
+}
+
+// IngestResult is what a run measured.
+type IngestResult struct {
+	Requests      int64
+	Failed        int64
+	SpansAccepted int64
+	Elapsed       time.Duration
+	LatencyP50    time.Duration
+	LatencyP99    time.Duration
+	MaxRSSBytes   int64 // 0 when the server's metrics could not be read
+	FirstError    string
+}
+
+// SpansPerSecond is the accepted throughput.
+func (r IngestResult) SpansPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.SpansAccepted) / r.Elapsed.Seconds()
+}
+
+func (r IngestResult) String() string {
+	rss := "unknown"
+	if r.MaxRSSBytes > 0 {
+		rss = fmt.Sprintf("%.0f MB", float64(r.MaxRSSBytes)/1e6)
+	}
+	s := fmt.Sprintf("accepted %d spans in %d requests over %.1fs: %.0f spans/s\nrequest latency p50 %s, p99 %s; failed requests %d; server RSS max %s",
+		r.SpansAccepted, r.Requests, r.Elapsed.Seconds(), r.SpansPerSecond(),
+		r.LatencyP50.Round(10*time.Microsecond), r.LatencyP99.Round(10*time.Microsecond), r.Failed, rss)
+	if r.FirstError != "" {
+		s += "\nfirst error: " + r.FirstError
+	}
+	return s
+}
+
+// payload is a prepared request body whose trace IDs are rewritten per send.
+type payload struct {
+	body    []byte
+	offsets []int // where a trace ID's first 8 bytes stand
+	spans   int
+}
+
+func preparePayloads(n int, sh Shape) ([]payload, error) {
+	r := rand.New(rand.NewPCG(1, 2))
+	out := make([]payload, n)
+	now := time.Now()
+	for i := range out {
+		td, ids := Traces(r, sh, now)
+		body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			return nil, fmt.Errorf("encode batch: %w", err)
+		}
+		p := payload{body: body, spans: td.SpanCount()}
+		for _, id := range ids {
+			for off := 0; ; {
+				k := bytes.Index(body[off:], id[:])
+				if k < 0 {
+					break
+				}
+				p.offsets = append(p.offsets, off+k)
+				off += k + len(id)
+			}
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// Ingest runs the load and measures it. It stops at cfg.Duration or ctx.
+func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
+	if cfg.Duration <= 0 {
+		return IngestResult{}, errors.New("--duration must be positive")
+	}
+	if cfg.Concurrency <= 0 {
+		return IngestResult{}, errors.New("--concurrency must be positive")
+	}
+	if _, err := url.ParseRequestURI(cfg.Endpoint); err != nil {
+		return IngestResult{}, fmt.Errorf("--endpoint %q: %w", cfg.Endpoint, err)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Concurrency, DisableCompression: true}, Timeout: 30 * time.Second}
+	}
+	if cfg.MetricsURL == "" {
+		u, _ := url.Parse(cfg.Endpoint)
+		u.Path = "/metrics"
+		cfg.MetricsURL = u.String()
+	}
+	payloads, err := preparePayloads(16, cfg.Shape)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+
+	var res IngestResult
+	var seq atomic.Uint64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	var maxRSS atomic.Int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if rss := scrapeRSS(ctx, hc, cfg.MetricsURL); rss > maxRSS.Load() {
+				maxRSS.Store(rss)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	start := time.Now()
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var buf []byte
+			var mine []time.Duration
+			for i := w; ctx.Err() == nil; i++ {
+				p := &payloads[i%len(payloads)]
+				buf = append(buf[:0], p.body...)
+				n := seq.Add(1)
+				for _, off := range p.offsets {
+					for b := 0; b < 8; b++ {
+						buf[off+b] ^= byte(n >> (8 * b))
+					}
+				}
+				t0 := time.Now()
+				accepted, err := send(ctx, hc, cfg, buf, p.spans)
+				if ctx.Err() != nil {
+					break
+				}
+				mine = append(mine, time.Since(t0))
+				atomic.AddInt64(&res.Requests, 1)
+				atomic.AddInt64(&res.SpansAccepted, int64(accepted))
+				if err != nil {
+					atomic.AddInt64(&res.Failed, 1)
+					mu.Lock()
+					if res.FirstError == "" {
+						res.FirstError = err.Error()
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.MaxRSSBytes = maxRSS.Load()
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		res.LatencyP50 = lat[len(lat)/2]
+		res.LatencyP99 = lat[len(lat)*99/100]
+	}
+	return res, nil
+}
+
+func send(ctx context.Context, hc *http.Client, cfg IngestConfig, body []byte, spans int) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-API-Key", cfg.APIKey)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %d: %q", resp.StatusCode, data)
+	}
+	er := ptraceotlp.NewExportResponse()
+	if err := er.UnmarshalProto(data); err != nil {
+		return 0, fmt.Errorf("decode response: %w", err)
+	}
+	return spans - int(er.PartialSuccess().RejectedSpans()), nil
+}
+
+// scrapeRSS reads process_resident_memory_bytes from a Prometheus endpoint.
+func scrapeRSS(ctx context.Context, hc *http.Client, u string) int64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int64(f)
+		}
+	}
+	return 0
+}

@@ -1,0 +1,249 @@
+package pebble
+
+import (
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// The search index is made of blocks: the spans of one service from one
+// write, cut so that their start times lie within maxBlockSpread. A block has
+// two records under the same key suffix: its meta (time bounds, flags and a
+// Bloom filter of every attribute key=value and the operation names) and its
+// rows (one per span, with 32-bit hashes of its attributes). A search reads
+// metas in time order, skips the blocks whose filter says no, and reads rows
+// only of the others. Candidates are confirmed against the spans themselves.
+const (
+	maxBlockSpread = 10 * time.Second
+	maxBlockRows   = 1024
+)
+
+const (
+	rowError = 1 << iota
+	rowRoot
+)
+
+// attrHash is the hash of one key=value condition.
+func attrHash(key, value string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	_, _ = d.WriteString(key)
+	_, _ = d.WriteString("\x00")
+	_, _ = d.WriteString(value)
+	return d.Sum64()
+}
+
+// opHash is the hash under which a block's operation names are filtered; the
+// key "\x01op" cannot collide with a real attribute key from ingest.
+func opHash(name string) uint64 { return attrHash("\x01op", name) }
+
+func attrHashes(dst []uint64, attrs []telemetry.Attribute) []uint64 {
+	for i := range attrs {
+		dst = append(dst, attrHash(attrs[i].Key, attrs[i].Value.AsString()))
+	}
+	return dst
+}
+
+// bloom is a split-free Bloom filter over 64-bit hashes, k probes by double
+// hashing. About 10 bits per entry: 1% false positives.
+type bloom struct {
+	k     uint8
+	words []uint64
+}
+
+func newBloom(n int) bloom {
+	bits := n * 10
+	if bits < 64 {
+		bits = 64
+	}
+	return bloom{k: 6, words: make([]uint64, (bits+63)/64)}
+}
+
+func (b *bloom) add(h uint64) {
+	m := uint64(len(b.words) * 64)
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := uint64(0); i < uint64(b.k); i++ {
+		bit := (h1 + i*h2) % m
+		b.words[bit/64] |= 1 << (bit % 64)
+	}
+}
+
+func (b *bloom) has(h uint64) bool {
+	m := uint64(len(b.words) * 64)
+	if m == 0 {
+		return true
+	}
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := uint64(0); i < uint64(b.k); i++ {
+		bit := (h1 + i*h2) % m
+		if b.words[bit/64]&(1<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// blockMeta is what a search reads first for every block in its window.
+type blockMeta struct {
+	minStart, maxStart int64
+	rows               int
+	maxDuration        int64
+	hasError           bool
+	filter             bloom
+}
+
+func encodeMeta(e *enc, m *blockMeta) {
+	e.byte1(codecVersion)
+	e.uvarint(uint64(m.maxStart - m.minStart))
+	e.uvarint(uint64(m.rows))
+	e.uvarint(uint64(m.maxDuration))
+	if m.hasError {
+		e.byte1(1)
+	} else {
+		e.byte1(0)
+	}
+	e.byte1(m.filter.k)
+	e.uvarint(uint64(len(m.filter.words)))
+	for _, w := range m.filter.words {
+		e.u64(w)
+	}
+}
+
+func decodeMeta(m *blockMeta, minStart int64, value []byte) error {
+	d := &dec{s: string(value)}
+	if d.byte1() != codecVersion {
+		return errCorrupt
+	}
+	m.minStart = minStart
+	m.maxStart = minStart + int64(d.uvarint())
+	m.rows = int(d.uvarint())
+	m.maxDuration = int64(d.uvarint())
+	m.hasError = d.byte1() == 1
+	m.filter.k = d.byte1()
+	n := d.count(8)
+	if cap(m.filter.words) >= n {
+		m.filter.words = m.filter.words[:n]
+	} else {
+		m.filter.words = make([]uint64, n)
+	}
+	for i := range m.filter.words {
+		m.filter.words[i] = d.u64()
+	}
+	return d.err
+}
+
+// blockRow is one span in a block's rows.
+type blockRow struct {
+	traceID  telemetry.TraceID
+	start    int64
+	duration int64
+	flags    byte
+	op       int
+	res      int
+	hashes   []uint32
+}
+
+// encodeRows writes a block's rows; spans must share one service and be
+// sorted by start time, the first one being the block's minStart.
+func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
+	e.byte1(codecVersion)
+	ops := map[string]int{}
+	var opNames []string
+	res := map[*telemetry.Resource]int{}
+	var resList []*telemetry.Resource
+	for _, s := range spans {
+		if _, ok := ops[s.Name]; !ok {
+			ops[s.Name] = len(opNames)
+			opNames = append(opNames, s.Name)
+		}
+		if _, ok := res[s.Resource]; !ok {
+			res[s.Resource] = len(resList)
+			resList = append(resList, s.Resource)
+		}
+	}
+	e.uvarint(uint64(len(opNames)))
+	for _, n := range opNames {
+		e.str(n)
+	}
+	e.uvarint(uint64(len(resList)))
+	for _, r := range resList {
+		scratch = scratch[:0]
+		if r != nil {
+			scratch = attrHashes(scratch, r.Attributes)
+		}
+		e.uvarint(uint64(len(scratch)))
+		for _, h := range scratch {
+			e.u32(uint32(h))
+		}
+	}
+	minStart := spans[0].StartUnixNano
+	e.uvarint(uint64(len(spans)))
+	for _, s := range spans {
+		e.raw(s.TraceID[:])
+		e.uvarint(uint64(s.StartUnixNano - minStart))
+		e.uvarint(uint64(s.Duration()))
+		var f byte
+		if s.IsError() {
+			f |= rowError
+		}
+		if !s.ParentSpanID.IsValid() {
+			f |= rowRoot
+		}
+		e.byte1(f)
+		e.uvarint(uint64(ops[s.Name]))
+		e.uvarint(uint64(res[s.Resource]))
+		scratch = attrHashes(scratch[:0], s.Attributes)
+		e.uvarint(uint64(len(scratch)))
+		for _, h := range scratch {
+			e.u32(uint32(h))
+		}
+	}
+	return scratch
+}
+
+// blockRows is a decoded rows record.
+type blockRows struct {
+	ops  []string
+	res  [][]uint32
+	rows []blockRow
+}
+
+func decodeRows(minStart int64, value []byte) (*blockRows, error) {
+	d := &dec{s: string(value)}
+	if d.byte1() != codecVersion {
+		return nil, errCorrupt
+	}
+	br := &blockRows{}
+	br.ops = make([]string, d.count(1))
+	for i := range br.ops {
+		br.ops[i] = d.str()
+	}
+	br.res = make([][]uint32, d.count(1))
+	for i := range br.res {
+		br.res[i] = make([]uint32, d.count(4))
+		for j := range br.res[i] {
+			br.res[i][j] = d.u32()
+		}
+	}
+	br.rows = make([]blockRow, d.count(21))
+	for i := range br.rows {
+		r := &br.rows[i]
+		copy(r.traceID[:], d.bytes(16))
+		r.start = minStart + int64(d.uvarint())
+		r.duration = int64(d.uvarint())
+		r.flags = d.byte1()
+		r.op = int(d.uvarint())
+		r.res = int(d.uvarint())
+		if r.op >= len(br.ops) || r.res >= len(br.res) {
+			d.fail()
+			break
+		}
+		r.hashes = make([]uint32, d.count(4))
+		for j := range r.hashes {
+			r.hashes[j] = d.u32()
+		}
+	}
+	return br, d.err
+}

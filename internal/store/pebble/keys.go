@@ -1,0 +1,80 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"time"
+)
+
+// Key layout. Every span record starts with its partition day, so retention
+// drops whole days with one range deletion per record kind.
+//
+//	T day project traceID seq          spans of one trace from one write
+//	B day project service minStart seq index block meta (filter)
+//	I day project service minStart seq index block rows
+//	S project service                  service seen
+//	O project service op               operation seen (value: kind)
+//	M kind/...                         metadata (projects, keys) as JSON
+const (
+	kindTrace     = 'T'
+	kindBlockMeta = 'B'
+	kindBlockRows = 'I'
+	kindService   = 'S'
+	kindOperation = 'O'
+	kindMeta      = 'M'
+)
+
+const day = 24 * time.Hour
+
+// dayOf returns the partition day (days since the Unix epoch) of a time in
+// Unix nanoseconds.
+func dayOf(unixNano int64) uint32 {
+	if unixNano < 0 {
+		return 0
+	}
+	return uint32(unixNano / int64(day))
+}
+
+func appendName(b []byte, s string) []byte {
+	b = append(b, byte(len(s)))
+	return append(b, s...)
+}
+
+func traceKeyPrefix(b []byte, d uint32, project string, tid []byte) []byte {
+	b = append(b, kindTrace)
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	return append(b, tid...)
+}
+
+func blockKeyPrefix(b []byte, kind byte, d uint32, project, service string) []byte {
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	return appendName(b, service)
+}
+
+func blockKey(b []byte, kind byte, d uint32, project, service string, minStart int64, seq uint64) []byte {
+	b = blockKeyPrefix(b, kind, d, project, service)
+	b = binary.BigEndian.AppendUint64(b, uint64(max(minStart, 0)))
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
+func serviceKey(project, service string) []byte {
+	return appendName(appendName([]byte{kindService}, project), service)
+}
+
+func operationKey(project, service, op string) []byte {
+	return append(appendName(appendName([]byte{kindOperation}, project), service), op...)
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}

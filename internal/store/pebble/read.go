@@ -1,0 +1,318 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+func (s *Store) dayBounds() (uint32, uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.minDay, s.maxDay
+}
+
+// Trace reads every record of the trace in every partition that holds spans.
+func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID) ([]telemetry.Span, error) {
+	lo, hi := s.dayBounds()
+	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: []byte{kindTrace}, UpperBound: []byte{kindTrace + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("read trace %s: %w", id, err)
+	}
+	defer it.Close()
+	var spans []telemetry.Span
+	var prefix []byte
+	for d := int64(hi); d >= int64(lo) && d >= 0; d-- {
+		prefix = traceKeyPrefix(prefix[:0], uint32(d), project, id[:])
+		for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("read trace %s: %w", id, err)
+			}
+			if spans, err = decodeGroup(spans, id, v); err != nil {
+				return nil, fmt.Errorf("decode trace %s: %w", id, err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("read trace %s: %w", id, err)
+	}
+	if len(spans) == 0 {
+		return nil, store.ErrNotFound
+	}
+	store.SortSpans(spans)
+	return spans, nil
+}
+
+// Services lists the project's services.
+func (s *Store) Services(ctx context.Context, project string) ([]string, error) {
+	prefix := appendName([]byte{kindService}, project)
+	var out []string
+	err := s.scan(ctx, prefix, func(k, _ []byte) error {
+		rest := k[len(prefix):]
+		if len(rest) > 0 && int(rest[0]) == len(rest)-1 {
+			out = append(out, string(rest[1:]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Operations lists a service's operations.
+func (s *Store) Operations(ctx context.Context, project, service string) ([]store.Operation, error) {
+	prefix := appendName(appendName([]byte{kindOperation}, project), service)
+	var out []store.Operation
+	err := s.scan(ctx, prefix, func(k, v []byte) error {
+		op := store.Operation{Name: string(k[len(prefix):])}
+		if len(v) == 1 {
+			op.Kind = telemetry.SpanKind(v[0])
+		}
+		out = append(out, op)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list operations of %s: %w", service, err)
+	}
+	return out, nil
+}
+
+func (s *Store) scan(ctx context.Context, prefix []byte, fn func(k, v []byte) error) error {
+	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// candidate is a trace with a matching span, found in the index.
+type candidate struct {
+	id    telemetry.TraceID
+	start int64
+}
+
+// FindTraces walks index blocks from newest to oldest, per service, merging
+// the services' streams by block start time.
+func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQuery) ([]store.TraceSummary, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	end := q.End
+	if end.IsZero() {
+		end = s.opts.Now().Add(time.Hour)
+	}
+	start := q.Start
+	if start.IsZero() {
+		start = end.Add(-s.opts.Retention - day)
+	}
+	if start.After(end) {
+		return nil, nil
+	}
+	services := []string{q.Service}
+	if q.Service == "" {
+		var err error
+		if services, err = s.Services(ctx, project); err != nil {
+			return nil, err
+		}
+	}
+	f := newFilter(&q, start.UnixNano(), end.UnixNano())
+	var cursors []*blockCursor
+	defer func() {
+		for _, c := range cursors {
+			c.close()
+		}
+	}()
+	lo, hi := s.dayBounds()
+	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
+	for _, svc := range services {
+		c, err := s.newBlockCursor(ctx, project, svc, firstDay, lastDay, f)
+		if err != nil {
+			return nil, err
+		}
+		cursors = append(cursors, c)
+	}
+	found := map[telemetry.TraceID]int64{}
+	var newest []int64 // sorted descending start times of found traces, kept at most limit long
+	for {
+		// Pick the cursor whose current block starts latest.
+		var best *blockCursor
+		for _, c := range cursors {
+			if c.valid && (best == nil || c.meta.minStart > best.meta.minStart) {
+				best = c
+			}
+		}
+		if best == nil {
+			break
+		}
+		if len(newest) >= limit && best.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
+			break // no block left can hold a newer matching span
+		}
+		if err := best.matches(func(c candidate) {
+			if prev, ok := found[c.id]; ok && prev >= c.start {
+				return
+			}
+			found[c.id] = c.start
+			newest = insertDesc(newest, c.start, limit)
+		}); err != nil {
+			return nil, err
+		}
+		best.next()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range cursors {
+		if c.err != nil {
+			return nil, c.err
+		}
+	}
+	cands := make([]candidate, 0, len(found))
+	for id, st := range found {
+		cands = append(cands, candidate{id: id, start: st})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].start > cands[j].start })
+	var out []store.TraceSummary
+	for _, c := range cands {
+		if len(out) == limit {
+			break
+		}
+		spans, err := s.Trace(ctx, project, c.id)
+		if err != nil {
+			if err == store.ErrNotFound {
+				continue
+			}
+			return nil, err
+		}
+		if !confirm(&q, f, spans) {
+			continue // a hash collision in the index
+		}
+		out = append(out, store.Summarize(spans))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+	return out, nil
+}
+
+func insertDesc(xs []int64, v int64, limit int) []int64 {
+	i := sort.Search(len(xs), func(i int) bool { return xs[i] < v })
+	if i >= limit {
+		return xs
+	}
+	xs = append(xs, 0)
+	copy(xs[i+1:], xs[i:])
+	xs[i] = v
+	if len(xs) > limit {
+		xs = xs[:limit]
+	}
+	return xs
+}
+
+func confirm(q *store.TraceQuery, f *filter, spans []telemetry.Span) bool {
+	for i := range spans {
+		sp := &spans[i]
+		if sp.StartUnixNano >= f.start && sp.StartUnixNano <= f.end && q.Matches(sp) {
+			return true
+		}
+	}
+	return false
+}
+
+// filter is a TraceQuery compiled to hashes.
+type filter struct {
+	start, end     int64
+	minDur, maxDur int64
+	errorsOnly     bool
+	op             string
+	opHash         uint64
+	attrs          []uint64
+	attrs32        []uint32
+}
+
+func newFilter(q *store.TraceQuery, start, end int64) *filter {
+	f := &filter{start: start, end: end, minDur: int64(q.MinDuration), maxDur: int64(q.MaxDuration), errorsOnly: q.ErrorsOnly, op: q.Operation}
+	if q.Operation != "" {
+		f.opHash = opHash(q.Operation)
+	}
+	for _, a := range q.Attributes {
+		h := attrHash(a.Key, a.Value)
+		f.attrs = append(f.attrs, h)
+		f.attrs32 = append(f.attrs32, uint32(h))
+	}
+	return f
+}
+
+// blockMayMatch checks a block's meta against the filter.
+func (f *filter) blockMayMatch(m *blockMeta) bool {
+	if m.maxStart < f.start || m.minStart > f.end {
+		return false
+	}
+	if f.errorsOnly && !m.hasError {
+		return false
+	}
+	if f.minDur > 0 && m.maxDuration < f.minDur {
+		return false
+	}
+	if f.op != "" && !m.filter.has(f.opHash) {
+		return false
+	}
+	for _, h := range f.attrs {
+		if !m.filter.has(h) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *filter) rowMatches(br *blockRows, r *blockRow) bool {
+	if r.start < f.start || r.start > f.end {
+		return false
+	}
+	if f.errorsOnly && r.flags&rowError == 0 {
+		return false
+	}
+	if f.minDur > 0 && r.duration < f.minDur || f.maxDur > 0 && r.duration > f.maxDur {
+		return false
+	}
+	if f.op != "" && br.ops[r.op] != f.op {
+		return false
+	}
+	for _, h := range f.attrs32 {
+		if !containsHash(r.hashes, h) && !containsHash(br.res[r.res], h) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsHash(hs []uint32, h uint32) bool {
+	for _, x := range hs {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
