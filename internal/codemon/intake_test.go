@@ -1,0 +1,194 @@
+package codemon_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/codemon"
+	"github.com/tracekit-oss/tracekit/internal/store"
+)
+
+func TestUploadQueryCompare(t *testing.T) {
+	e := newEnv(t)
+	b := e.create(t, map[string]any{"service": "pay", "capturePoint": "payment-failed"})
+	lp := e.create(t, map[string]any{"service": "pay", "type": "logpoint", "capturePoint": "timing", "message": "Order {order.id} took {duration}ms"})
+	now := time.Now().UTC()
+	trace := "4bf92f3577b34da6a3ce929d0e0e4736"
+	body := map[string]any{
+		"service": "pay", "environment": "prod", "instance": "i-1", "host": "web-1", "sdk": "go/test",
+		"snapshots": []map[string]any{
+			{"breakpointId": b.ID, "capturePoint": "payment-failed", "file": "/app/pay.go", "line": 42, "function": "main.pay",
+				"time": now.Add(-2 * time.Second), "traceId": trace, "spanId": "00f067aa0ba902b7",
+				"variables": map[string]any{"order": map[string]any{"id": "o-1", "total": 12000, "items": []any{"a", "b"}}, "email": "[REDACTED:email]"},
+				"stack":     []map[string]any{{"function": "main.pay", "file": "/app/pay.go", "line": 42}}},
+			{"breakpointId": b.ID, "capturePoint": "payment-failed", "time": now.Add(-time.Second), "traceId": "ABCDEF00000000000000000000000001",
+				"variables": map[string]any{"order": map[string]any{"id": "o-2", "total": 15000, "items": []any{"a"}}, "retry": true}},
+			{"breakpointId": "bp_unknown", "variables": map[string]any{}},
+			{"breakpointId": b.ID, "traceId": "xyz", "variables": map[string]any{}},
+			{"breakpointId": b.ID, "variables": []any{1}},
+		},
+		"logs": []map[string]any{
+			{"breakpointId": lp.ID, "time": now, "message": "Order o-1 took 812ms", "traceId": trace},
+			{"breakpointId": "bp_unknown", "message": "nope"},
+		},
+	}
+	var resp struct {
+		Accepted int      `json:"accepted"`
+		Rejected int      `json:"rejected"`
+		Errors   []string `json:"errors"`
+	}
+	if code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", body, &resp); code != 202 || resp.Accepted != 3 || resp.Rejected != 4 {
+		t.Fatalf("upload: %d %+v", code, resp)
+	}
+	if !strings.Contains(strings.Join(resp.Errors, "\n"), `breakpoint "bp_unknown" is unknown`) {
+		t.Errorf("errors = %q", resp.Errors)
+	}
+	// Hits and last hit are counted per breakpoint.
+	var got bpJSON
+	e.call(t, e.admin, "GET", "/api/v1/breakpoints/"+b.ID, nil, &got)
+	if got.Hits != 2 || got.LastHitAt == nil {
+		t.Errorf("hits = %d, last %v", got.Hits, got.LastHitAt)
+	}
+	var list struct{ Snapshots []store.Snapshot }
+	e.call(t, e.admin, "GET", "/api/v1/snapshots?traceId="+trace, nil, &list)
+	if len(list.Snapshots) != 1 {
+		t.Fatalf("by trace: %+v", list.Snapshots)
+	}
+	sn := list.Snapshots[0]
+	if sn.Service != "pay" || sn.Environment != "prod" || sn.Host != "web-1" || sn.SDKVersion != "go/test" || sn.SpanID != "00f067aa0ba902b7" ||
+		len(sn.Stack) != 1 || sn.Stack[0].Line != 42 || !strings.Contains(string(sn.Variables), "[REDACTED:email]") {
+		t.Errorf("snapshot = %+v", sn)
+	}
+	e.call(t, e.admin, "GET", "/api/v1/snapshots?breakpoint="+b.ID+"&service=pay&environment=prod&lookback=1h", nil, &list)
+	if len(list.Snapshots) != 2 || list.Snapshots[0].TraceID != "abcdef00000000000000000000000001" {
+		t.Fatalf("by breakpoint, newest first, trace IDs lower-cased: %+v", list.Snapshots)
+	}
+	if code := e.call(t, e.admin, "GET", "/api/v1/snapshots?start=never", nil, nil); code != 400 {
+		t.Errorf("bad start: %d", code)
+	}
+	if code := e.call(t, e.otherAdmin, "GET", "/api/v1/snapshots/"+sn.ID, nil, nil); code != 404 {
+		t.Errorf("other project reads snapshot: %d", code)
+	}
+	var one store.Snapshot
+	if code := e.call(t, e.admin, "GET", "/api/v1/snapshots/"+sn.ID, nil, &one); code != 200 || one.ID != sn.ID {
+		t.Errorf("get: %d %+v", code, one)
+	}
+
+	var cmp struct{ Diff codemon.Diff }
+	if code := e.call(t, e.admin, "GET", "/api/v1/snapshots/compare?a="+list.Snapshots[1].ID+"&b="+list.Snapshots[0].ID, nil, &cmp); code != 200 {
+		t.Fatalf("compare: %d", code)
+	}
+	paths := func(cs []codemon.Change) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Path)
+		}
+		return out
+	}
+	if a, r, c := paths(cmp.Diff.Added), paths(cmp.Diff.Removed), paths(cmp.Diff.Changed); !reflect.DeepEqual(a, []string{"retry"}) ||
+		!reflect.DeepEqual(r, []string{"email", "order.items[1]"}) || !reflect.DeepEqual(c, []string{"order.id", "order.total"}) {
+		t.Errorf("diff: added %v removed %v changed %v", a, r, c)
+	}
+	if code := e.call(t, e.admin, "GET", "/api/v1/snapshots/compare?a="+sn.ID, nil, nil); code != 400 {
+		t.Errorf("compare without b: %d", code)
+	}
+
+	var logs struct{ Logs []store.LogLine }
+	e.call(t, e.admin, "GET", "/api/v1/logs?service=pay&q=O-1", nil, &logs)
+	if len(logs.Logs) != 1 || logs.Logs[0].Message != "Order o-1 took 812ms" {
+		t.Errorf("logs = %+v", logs.Logs)
+	}
+	e.call(t, e.admin, "GET", "/api/v1/logs?q=nothing-like-this", nil, &logs)
+	if len(logs.Logs) != 0 {
+		t.Errorf("text filter: %+v", logs.Logs)
+	}
+}
+
+func TestUploadBadInput(t *testing.T) {
+	e := newEnv(t)
+	f := func(body any, want int) {
+		t.Helper()
+		var out map[string]any
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", body, &out); code != want {
+			t.Errorf("%v: %d, want %d (%v)", body, code, want, out)
+		}
+	}
+	f("not an object", 400)
+	f(map[string]any{"snapshots": []any{}}, 400) // no service
+	big := strings.Repeat("x", 5<<20)
+	f(map[string]any{"service": "pay", "logs": []any{map[string]any{"message": big}}}, 413)
+	if code := e.call(t, "", "POST", "/v1/codemon/snapshots", map[string]any{"service": "pay"}, nil); code != 401 {
+		t.Errorf("no key: %d", code)
+	}
+}
+
+func TestCheckAndCapturePoints(t *testing.T) {
+	e := newEnv(t)
+	b := e.create(t, map[string]any{"service": "pay", "capturePoint": "x", "condition": `err is not None && response.statusCode >= 500`})
+	f := func(vars map[string]any, want bool, wantErr bool) {
+		t.Helper()
+		var out struct {
+			Capture bool   `json:"capture"`
+			Error   string `json:"error"`
+		}
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/check", map[string]any{"service": "pay", "breakpointId": b.ID, "variables": vars}, &out); code != 200 {
+			t.Fatalf("check: %d", code)
+		}
+		if out.Capture != want || (out.Error != "") != wantErr {
+			t.Errorf("check %v = %+v, want capture=%v error=%v", vars, out, want, wantErr)
+		}
+	}
+	f(map[string]any{"err": "boom", "response": map[string]any{"statusCode": 502}}, true, false)
+	f(map[string]any{"err": nil, "response": map[string]any{"statusCode": 502}}, false, false)
+	f(map[string]any{"err": "boom", "response": map[string]any{"statusCode": 200}}, false, false)
+	if code := e.call(t, e.sdk, "POST", "/v1/codemon/check", map[string]any{"service": "web", "breakpointId": b.ID}, nil); code != 404 {
+		t.Errorf("check for another service: %d", code)
+	}
+
+	pts := map[string]any{"service": "pay", "points": []map[string]any{{"name": "payment-failed", "file": "/app/pay.go", "line": 42, "function": "main.pay"}}}
+	if code := e.call(t, e.sdk, "POST", "/v1/codemon/capture-points", pts, nil); code != 204 {
+		t.Fatalf("register: %d", code)
+	}
+	if code := e.call(t, e.sdk, "POST", "/v1/codemon/capture-points", map[string]any{"service": "pay", "points": []map[string]any{{"line": -1}}}, nil); code != 400 {
+		t.Errorf("bad point: %d", code)
+	}
+	var cps struct{ CapturePoints []store.CapturePoint }
+	e.call(t, e.admin, "GET", "/api/v1/services/pay/capture-points", nil, &cps)
+	if len(cps.CapturePoints) != 1 || cps.CapturePoints[0].Function != "main.pay" {
+		t.Errorf("capture points = %+v", cps)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	f := func(a, b string, added, removed, changed []string) {
+		t.Helper()
+		d, err := codemon.Compare(json.RawMessage(a), json.RawMessage(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := func(cs []codemon.Change) []string {
+			out := []string{}
+			for _, c := range cs {
+				out = append(out, c.Path)
+			}
+			return out
+		}
+		if !reflect.DeepEqual(p(d.Added), added) || !reflect.DeepEqual(p(d.Removed), removed) || !reflect.DeepEqual(p(d.Changed), changed) {
+			t.Errorf("Compare(%s, %s) = +%v -%v ~%v", a, b, p(d.Added), p(d.Removed), p(d.Changed))
+		}
+	}
+	none := []string{}
+	f(`{}`, `{}`, none, none, none)
+	f(`{"a":1}`, `{"a":1}`, none, none, none)
+	f(`{"a":1}`, `{"a":2}`, none, none, []string{"a"})
+	f(`{"a":{"b":[1,2]}}`, `{"a":{"b":[1,3,4]}}`, []string{"a.b[2]"}, none, []string{"a.b[1]"})
+	f(`{"x-y":1,"ok":{}}`, `{"ok":{"n":null}}`, []string{"ok.n"}, []string{`["x-y"]`}, none)
+	f(`{"a":"1"}`, `{"a":1}`, none, none, []string{"a"})
+	f(`{"a":[1]}`, `{"a":{"0":1}}`, none, none, []string{"a"})
+	if _, err := codemon.Compare(json.RawMessage(`{`), json.RawMessage(`{}`)); err == nil {
+		t.Error("malformed JSON compared")
+	}
+}
