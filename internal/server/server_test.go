@@ -342,6 +342,12 @@ func TestHealthMetricsOpenAPI(t *testing.T) {
 	for path, methods := range map[string][]string{
 		"/v1/traces": {"post"}, "/api/v1/traces": {"get"}, "/api/v1/traces/{traceId}": {"get"}, "/api/v1/services": {"get"},
 		"/api/v1/services/{service}/operations": {"get"}, "/api/v1/keys": {"get", "post"}, "/api/v1/keys/{id}": {"delete"},
+		"/api/v1/breakpoints": {"get", "post"}, "/api/v1/breakpoints/{id}": {"get", "patch", "delete"},
+		"/api/v1/breakpoints/{id}/pause": {"post"}, "/api/v1/breakpoints/{id}/resume": {"post"},
+		"/api/v1/services/{service}/killswitch": {"get", "put"}, "/api/v1/services/{service}/instances": {"get"},
+		"/api/v1/services/{service}/capture-points": {"get"}, "/api/v1/snapshots": {"get"}, "/api/v1/snapshots/{id}": {"get"},
+		"/api/v1/snapshots/compare": {"get"}, "/api/v1/logs": {"get"}, "/v1/codemon/stream": {"get"}, "/v1/codemon/breakpoints": {"get"},
+		"/v1/codemon/capture-points": {"post"}, "/v1/codemon/check": {"post"}, "/v1/codemon/snapshots": {"post"},
 	} {
 		for _, m := range methods {
 			if _, ok := doc.Paths[path][m]; !ok {
