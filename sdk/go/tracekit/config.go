@@ -53,6 +53,27 @@ type Config struct {
 	// SDK.SnapshotClient).
 	EnableCodeMonitoring bool
 
+	// CodeMonitoringEndpoint is the base URL of the server's code monitoring
+	// API (breakpoint sync, snapshot upload), such as
+	// https://tracekit.example.com. Empty: the scheme, host and port of
+	// Endpoint.
+	CodeMonitoringEndpoint string
+
+	// CodeMonitoringPollInterval is how often breakpoints are polled while
+	// their real-time stream is unavailable. Zero:
+	// DefaultCodeMonitoringPollInterval.
+	CodeMonitoringPollInterval time.Duration
+
+	// CodeMonitoringServerChecks has the server evaluate breakpoint
+	// conditions (POST /v1/codemon/check) instead of the SDK. A hit is
+	// captured and scrubbed at once; a background worker asks the server and
+	// uploads only when it says so. The application never waits.
+	CodeMonitoringServerChecks bool
+
+	// CaptureConfig sets PII scrubbing, capture limits and the circuit
+	// breaker of code monitoring. Nil: the defaults of CaptureConfig.
+	CaptureConfig *CaptureConfig
+
 	// Environment is recorded as deployment.environment.name, for example
 	// "production". Empty: TRACEKIT_ENVIRONMENT, then
 	// deployment.environment.name in OTEL_RESOURCE_ATTRIBUTES.
@@ -79,7 +100,8 @@ type Config struct {
 	// DefaultExportTimeout.
 	ExportTimeout time.Duration
 
-	// Logger receives the SDK's warnings (rate-limited). Nil: slog.Default().
+	// Logger receives the SDK's warnings (rate-limited) and the lines of
+	// logpoints. Nil: slog.Default().
 	Logger *slog.Logger
 }
 
@@ -212,6 +234,9 @@ func resolve(cfg *Config) (resolved, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if err := resolveCodeMonitoring(c); err != nil {
+		return r, err
 	}
 	return r, nil
 }

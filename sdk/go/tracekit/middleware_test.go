@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,7 +173,14 @@ func TestResponseWriterInterfaces(t *testing.T) {
 	mux.HandleFunc("GET /file", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(w, strings.NewReader("copied")) // through ReadFrom
 	})
-	srv := httptest.NewServer(s.HTTPMiddleware(mux))
+	// Close does not wait for handlers of hijacked connections; this does.
+	var handlers sync.WaitGroup
+	traced := s.HTTPMiddleware(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
+		traced.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 
 	for path, want := range map[string]string{"/stream": "part", "/hijack": "hijacked", "/file": "copied"} {
@@ -186,7 +194,7 @@ func TestResponseWriterInterfaces(t *testing.T) {
 			t.Errorf("GET %s: body %q, want %q", path, body, want)
 		}
 	}
-	srv.Close() // waits for the handlers, whose spans end as they return
+	handlers.Wait() // the spans end as the handlers return
 	spans := endedSpans(t, s, exp)
 	for _, name := range []string{"GET /stream", "GET /file"} {
 		sp := onlySpan(t, spans, name)

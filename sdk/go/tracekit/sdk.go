@@ -95,14 +95,18 @@ func newSDK(r resolved, exporter sdktrace.SpanExporter) (*SDK, error) {
 	if r.SampleRate >= 1 {
 		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
 	}
+	// The snapshot client gets the resolved configuration and is stopped by
+	// Shutdown.
+	snapshots, err := newSnapshotClient(r.Config, nil)
+	if err != nil {
+		return nil, err
+	}
 	s := &SDK{
-		cfg:  r.Config,
-		pipe: newPipeline(exporter, &r.Config),
-		tags: &tagProcessor{},
-		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		// Hook for code monitoring: the snapshot client gets the resolved
-		// configuration and is stopped by Shutdown.
-		snapshots:    newSnapshotClient(r.Config),
+		cfg:          r.Config,
+		pipe:         newPipeline(exporter, &r.Config),
+		tags:         &tagProcessor{},
+		prop:         propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		snapshots:    snapshots,
 		serverSpan:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
 		internalSpan: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
 		clientSpan:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)},
@@ -175,7 +179,7 @@ func (s *SDK) Shutdown(ctx context.Context) error {
 	failedBefore := s.pipe.exportFailed.Load()
 	stop := context.AfterFunc(ctx, s.pipe.abort)
 	defer stop()
-	s.snapshots.shutdown()
+	s.snapshots.shutdown(ctx)
 
 	shutdownCtx := ctx
 	if ctx.Err() != nil {
@@ -189,6 +193,9 @@ func (s *SDK) Shutdown(ctx context.Context) error {
 		s.transport.CloseIdleConnections()
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
+		// The provider can see ctx end before the AfterFunc runs, and stop
+		// would then cancel it: abort here as well.
+		s.pipe.abort()
 		return fmt.Errorf("tracekit: shutdown: %w", ctxErr)
 	}
 	if err != nil {
