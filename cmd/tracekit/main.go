@@ -26,6 +26,7 @@ commands:
   server              run the server on an embedded store (--demo sends demo traffic)
   keys create|list|revoke
                       manage API keys
+  users create|list   manage dashboard users (on a stopped server's --data)
   trace show ID       print a trace as a waterfall
   demo                send realistic multi-service demo traces to a server
   bench ingest        measure OTLP ingest throughput of a running server
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, rest, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "users":
+		return runUsers(ctx, rest, stdin(), stdout, stderr)
 	case "trace":
 		if len(rest) == 0 || rest[0] != "show" {
 			return errors.New("usage: tracekit trace show TRACE_ID")

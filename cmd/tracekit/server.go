@@ -35,6 +35,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		DataDir: *data, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
 		MaxBodyBytes: int64(*maxBody), Sync: *fsync, SeedAPIKey: os.Getenv("TRACEKIT_API_KEY"),
 		RetentionInterval: d.RetentionInterval, SnapshotRetention: *snapRet, Heartbeat: d.Heartbeat,
+		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"),
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := server.New(ctx, cfg, log)
@@ -45,6 +46,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	log.Info("tracekit server started", "http", base, "grpc", srv.GRPCAddr(), "data", cfg.DataDir)
 	if k := srv.FirstAdminKey(); k != "" {
 		fmt.Fprintf(stdout, "\nFirst start: created project \"default\" and its admin key (shown only once, keep it):\n\n    %s\n\n", k)
+	}
+	if pw := srv.FirstAdminPassword(); pw != "" {
+		fmt.Fprintf(stdout, "Dashboard: %s/ - sign in as \"admin\" with this password (shown only once, keep it):\n\n    %s\n\n", base, pw)
 	}
 	fmt.Fprintf(stdout, "OTLP/HTTP endpoint: %s/v1/traces    OTLP/gRPC: %s    API: %s/api/v1\n", base, srv.GRPCAddr(), base)
 	if *withDemo {

@@ -170,7 +170,13 @@ func (s *Service) putKillSwitch(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) listInstances(w http.ResponseWriter, r *http.Request) {
-	api.WriteJSON(w, http.StatusOK, map[string]any{"instances": s.hub.listInstances(projectOf(r), r.PathValue("service"))})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"instances": s.Instances(projectOf(r), r.PathValue("service"))})
+}
+
+// Instances lists the SDK instances of a service that streamed or polled
+// recently, oldest connection first.
+func (s *Service) Instances(project, service string) []Instance {
+	return s.hub.listInstances(project, service)
 }
 
 func (s *Service) listCapturePoints(w http.ResponseWriter, r *http.Request) {

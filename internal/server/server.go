@@ -28,6 +28,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/retention"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
+	"github.com/tracekit-oss/tracekit/internal/web"
 )
 
 // Config is the server's configuration, validated by Validate.
@@ -50,6 +51,9 @@ type Config struct {
 	SnapshotRetention time.Duration
 	// Heartbeat is the SSE heartbeat interval of the code-monitoring stream.
 	Heartbeat time.Duration
+	// AdminPassword, when set, is the password of the dashboard user
+	// "admin" (created if missing).
+	AdminPassword string
 }
 
 // DefaultConfig returns the documented defaults.
@@ -101,6 +105,7 @@ type Server struct {
 	httpLn   net.Listener
 	grpcLn   net.Listener
 	firstKey string
+	firstPwd string
 	codemon  *codemon.Service
 }
 
@@ -150,6 +155,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.codemon.RegisterSDK(mux, authn)
 	s.codemon.RegisterAPI(mux, authn)
 	api.New(st, s.codemon, log).Register(mux, authn)
+	if s.firstPwd, err = web.Bootstrap(ctx, st, cfg.AdminPassword, time.Now()); err != nil {
+		return nil, err
+	}
+	dash, err := web.New(web.Config{Store: st, Codemon: s.codemon, Log: log, TraceRetention: cfg.Retention, SnapshotRetention: cfg.SnapshotRetention})
+	if err != nil {
+		return nil, err
+	}
+	dash.Register(mux)
 
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	s.httpSrv.RegisterOnShutdown(s.codemon.Close)
@@ -180,6 +193,10 @@ func (s *Server) closeListeners() {
 // FirstAdminKey is the admin key created at this first start, or "".
 func (s *Server) FirstAdminKey() string { return s.firstKey }
 
+// FirstAdminPassword is the password of the dashboard user "admin" created
+// at this first start, or "".
+func (s *Server) FirstAdminPassword() string { return s.firstPwd }
+
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
@@ -202,8 +219,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		retention.Run(bg, s.cfg.RetentionInterval, time.Now, s.log,
-			retention.Job{Name: "spans", Keep: s.cfg.Retention, Drop: s.st.DeleteSpansBefore},
-			retention.Job{Name: "snapshots", Keep: s.cfg.SnapshotRetention, Drop: s.st.DeleteSnapshotsBefore})
+			retention.Job{Name: "spans", Drop: s.st.DeleteSpansBefore,
+				Keep: s.keep(s.cfg.Retention, func(st store.Settings) time.Duration { return st.TraceRetention })},
+			retention.Job{Name: "snapshots", Drop: s.st.DeleteSnapshotsBefore,
+				Keep: s.keep(s.cfg.SnapshotRetention, func(st store.Settings) time.Duration { return st.SnapshotRetention })},
+			retention.Job{Name: "sessions", Drop: s.st.DeleteSessionsBefore, Keep: retention.Fixed(0)})
 	}()
 	go func() {
 		defer wg.Done()
@@ -244,6 +264,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = err
 	}
 	return serveErr
+}
+
+// keep returns how long to keep one kind of data: the retention set on the
+// dashboard's settings page, or def (the flag) when none is set.
+func (s *Server) keep(def time.Duration, pick func(store.Settings) time.Duration) func(context.Context) time.Duration {
+	return func(ctx context.Context) time.Duration {
+		set, err := s.st.Settings(ctx)
+		if err != nil {
+			s.log.Warn("retention: read settings, using the flag's value", "err", err)
+			return def
+		}
+		if d := pick(set); d > 0 {
+			return d
+		}
+		return def
+	}
 }
 
 // MintKey creates a key of the default project, for wiring such as the

@@ -45,6 +45,10 @@ func Run(t *testing.T, open Opener) {
 		{"KillSwitchAndCapturePoints", testKillSwitchAndCapturePoints},
 		{"Snapshots", testSnapshots},
 		{"Logs", testLogs},
+		{"Users", testUsers},
+		{"Sessions", testSessions},
+		{"Settings", testSettings},
+		{"OperationStats", testOperationStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

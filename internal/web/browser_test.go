@@ -1,0 +1,491 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tracekit-oss/tracekit/internal/demo"
+	"github.com/tracekit-oss/tracekit/internal/server"
+	"github.com/tracekit-oss/tracekit/internal/store"
+)
+
+// The browser tests drive Debian's Chromium, headless, against a real
+// server on a loopback port: what a person sees and clicks.
+
+const (
+	adminKey      = "tk_test_admin_key_0123456789"
+	adminPassword = "browser-test-password"
+	chromiumPath  = "/usr/bin/chromium"
+)
+
+// env is a running server, its demo data and a signed-in browser tab.
+type env struct {
+	t      *testing.T
+	srv    *server.Server
+	base   string
+	ingest string
+	tab    context.Context
+}
+
+func startServer(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.DataDir, cfg.HTTPAddr, cfg.GRPCAddr = t.TempDir(), "127.0.0.1:0", ""
+	cfg.SeedAPIKey, cfg.AdminPassword, cfg.Sync = adminKey, adminPassword, false
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return srv, "http://" + srv.HTTPAddr()
+}
+
+// newTab starts Chromium with a fresh profile and returns a tab. A machine
+// without Chromium fails the test: CI installs it.
+func newTab(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("%s not found (%v): the browser tests need Debian's Chromium: apt-get install chromium", chromiumPath, err)
+	}
+	profile := t.TempDir()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+	)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc() // waits for the browser to exit
+		// Chromium's helpers may still write to the profile for a moment.
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(1440, 900)); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return tab
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	srv, base := startServer(t)
+	ingest, err := srv.MintKey(context.Background(), "browser test", store.ScopeIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, srv: srv, base: base, ingest: ingest, tab: newTab(t)}
+}
+
+// do runs browser actions with a time limit, failing the test on error.
+func (e *env) do(actions ...chromedp.Action[chromedp.Void]) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(e.tab, chromedp.Location())
+		e.t.Fatalf("browser at %s: %v", loc, err)
+	}
+}
+
+func eval[T any](e *env, expr string) T {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		e.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it holds, across page loads.
+func (e *env) waitFor(expr string) {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(e.tab, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("waited 15s for %s (last error: %v) at %s", expr, last, e.location())
+}
+
+func (e *env) signIn(email, password string) {
+	e.t.Helper()
+	e.do(
+		chromedp.Navigate(e.base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SetValue(chromedp.CSS("#email"), email),
+		chromedp.SetValue(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+	)
+}
+
+// send posts JSON to the server with a key, as an SDK or script would.
+func (e *env) send(method, path, key string, body any) []byte {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, e.base+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		e.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+func (e *env) seedDemo() {
+	e.t.Helper()
+	_, err := demo.Run(context.Background(), demo.Config{Endpoint: e.base + "/v1/traces", APIKey: e.ingest, Traces: 40, Rand: rand.New(rand.NewPCG(7, 11))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.send("POST", "/v1/codemon/capture-points", e.ingest, map[string]any{
+		"service": "checkout", "environment": "production", "instance": "i-checkout-1", "host": "web-1", "sdk": "go/0.1.0",
+		"points": []map[string]any{
+			{"name": "payment-failed", "file": "/app/handlers/payment.go", "line": 42, "function": "main.handlePayment"},
+			{"name": "cart-loaded", "file": "/app/handlers/cart.go", "line": 17, "function": "main.loadCart"},
+		},
+	})
+}
+
+// snapshot uploads one snapshot of breakpoint bp, as the SDK does.
+func (e *env) snapshot(bp, traceID, spanID string, vars map[string]any) {
+	e.t.Helper()
+	e.send("POST", "/v1/codemon/snapshots", e.ingest, map[string]any{
+		"service": "checkout", "environment": "production", "instance": "i-checkout-1", "host": "web-1", "sdk": "go/0.1.0",
+		"snapshots": []map[string]any{{
+			"breakpointId": bp, "capturePoint": "payment-failed", "file": "/app/handlers/payment.go", "line": 42,
+			"function": "main.handlePayment", "time": time.Now().UTC(), "traceId": traceID, "spanId": spanID, "variables": vars,
+			"stack": []map[string]any{
+				{"function": "main.handlePayment", "file": "/app/handlers/payment.go", "line": 42},
+				{"function": "net/http.HandlerFunc.ServeHTTP", "file": "/usr/local/go/src/net/http/server.go", "line": 2294},
+			},
+		}},
+	})
+}
+
+// screenshot saves the viewport as docs/screenshots/NAME.png when
+// TRACEKIT_UPDATE_SCREENSHOTS=1.
+func (e *env) screenshot(name string) {
+	e.t.Helper()
+	if os.Getenv("TRACEKIT_UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		e.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join("..", "..", "docs", "screenshots", name+".png")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Logf("wrote %s", path)
+}
+
+func (e *env) location() string {
+	e.t.Helper()
+	loc, err := chromedp.Run(e.tab, chromedp.Location())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return loc
+}
+
+// TestBrowser walks through the dashboard as a person would, in one
+// browser, in order: each step builds on the one before.
+func TestBrowser(t *testing.T) {
+	e := newEnv(t)
+	e.seedDemo()
+	var bpID, traceID, spanID string
+
+	t.Run("SignIn", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base + "/p/default/services"))
+		if loc := e.location(); !strings.Contains(loc, "/login?next=") {
+			t.Fatalf("signed out visit landed on %s, want the sign-in page", loc)
+		}
+		e.signIn("admin", "wrong password")
+		e.do(chromedp.WaitVisible(chromedp.CSS("#login-error")))
+		if msg := eval[string](e, `document.getElementById('login-error').textContent`); msg != "Wrong email or password." {
+			t.Errorf("error shown = %q", msg)
+		}
+		e.signIn("admin", adminPassword)
+		e.do(chromedp.WaitVisible(chromedp.CSS("#trace-search")))
+		if loc := e.location(); !strings.HasSuffix(loc, "/p/default/traces") {
+			t.Errorf("after sign-in: %s", loc)
+		}
+		if c := eval[string](e, `document.cookie`); strings.Contains(c, "tk_session") {
+			t.Errorf("the session cookie is readable from script: %q", c)
+		}
+	})
+
+	t.Run("SearchTraces", func(t *testing.T) {
+		e.t = t
+		e.do(
+			chromedp.SetValue(chromedp.CSS("#f-service"), "api-gateway"),
+			chromedp.Click(chromedp.CSS("#f-submit")),
+			chromedp.WaitVisible(chromedp.CSS("#trace-results")),
+		)
+		if loc := e.location(); !strings.Contains(loc, "service=api-gateway") {
+			t.Errorf("the search is not in the URL: %s", loc)
+		}
+		rows := eval[int](e, `document.querySelectorAll('#trace-results a.trace-link').length`)
+		if rows == 0 {
+			t.Fatal("no trace found for service api-gateway")
+		}
+		// The URL alone reproduces the search.
+		e.do(chromedp.Navigate(e.location()), chromedp.WaitVisible(chromedp.CSS("#trace-results")))
+		if again := eval[int](e, `document.querySelectorAll('#trace-results a.trace-link').length`); again != rows {
+			t.Errorf("reloading the URL finds %d traces, the form found %d", again, rows)
+		}
+		e.do(chromedp.Click(chromedp.CSS("#f-errors")), chromedp.Click(chromedp.CSS("#f-submit")))
+		e.waitFor(`location.search.includes('errors=true') && document.getElementById('result-count') !== null`)
+		if loc := e.location(); strings.Contains(loc, "operation=") || strings.Contains(loc, "minDuration=") {
+			t.Errorf("empty filters clutter the shared URL: %s", loc)
+		}
+	})
+
+	t.Run("Waterfall", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base+"/p/default/traces?service=api-gateway&operation=GET+%2Fapi%2Fusers"), chromedp.WaitVisible(chromedp.CSS("#trace-results")))
+		e.do(chromedp.Click(chromedp.CSS("#trace-results a.trace-link")), chromedp.WaitVisible(chromedp.CSS(`#waterfall[data-ready="true"]`)))
+		n := eval[int](e, `document.querySelectorAll('.wf-row:not(.hidden)').length`)
+		if n < 3 {
+			t.Fatalf("%d waterfall rows visible, want several", n)
+		}
+		op := eval[string](e, `document.querySelectorAll('.wf-row:not(.hidden)')[1].querySelector('.wf-op').textContent`)
+		e.do(chromedp.Click(chromedp.CSS(".wf-row:nth-of-type(3) .wf-op")), chromedp.WaitVisible(chromedp.CSS("#span-title")))
+		if got := eval[string](e, `document.getElementById('span-title').textContent`); !strings.Contains(got, op) {
+			t.Errorf("details show %q, want the clicked span %q", got, op)
+		}
+		traceID = strings.TrimPrefix(e.location()[strings.LastIndex(e.location(), "/")+1:], "")
+		spanID = eval[string](e, `JSON.parse(document.getElementById('trace-data').textContent).spans[1].id`)
+	})
+
+	t.Run("BreakpointForm", func(t *testing.T) {
+		e.t = t
+		e.do(
+			chromedp.Navigate(e.base+"/p/default/codemon/new?service=checkout"),
+			chromedp.WaitVisible(chromedp.CSS("#bp-form")),
+		)
+		if got := eval[string](e, `document.getElementById('bp-depth').value + '/' + document.getElementById('bp-rate').value + '/' + document.getElementById('bp-expires').value`); got != "3/10/24h" {
+			t.Errorf("defaults depth/rate/expiry = %s, want 3/10/24h", got)
+		}
+		eval[bool](e, `(() => { const s = document.getElementById('bp-cp'); s.value = 'payment-failed'; s.dispatchEvent(new Event('change')); return true })()`)
+		if f := eval[string](e, `document.getElementById('bp-file').value + ':' + document.getElementById('bp-line').value`); f != "/app/handlers/payment.go:42" {
+			t.Errorf("choosing the capture point filled %q", f)
+		}
+		e.do(
+			chromedp.Click(chromedp.CSS(`input[name=type][value=conditional]`)),
+			chromedp.WaitVisible(chromedp.CSS("#bp-condition")),
+			chromedp.SendKeys(chromedp.CSS("#bp-condition"), "order.total >"),
+			chromedp.Click(chromedp.CSS("#bp-activate")),
+			chromedp.WaitVisible(chromedp.CSS("#err-condition")),
+		)
+		if v := eval[string](e, `document.getElementById('bp-condition').value`); v != "order.total >" {
+			t.Errorf("the form lost what was typed: %q", v)
+		}
+		e.screenshot("breakpoint-form")
+		e.do(
+			chromedp.SetValue(chromedp.CSS("#bp-condition"), "order.total > 10000"),
+			chromedp.Click(chromedp.CSS("#bp-activate")),
+			chromedp.WaitVisible(chromedp.CSS("#breakpoint-list tr.created")),
+		)
+		bpID = eval[string](e, `document.querySelector('#breakpoint-list tr.created').dataset.bp`)
+		if !strings.HasPrefix(bpID, "bp_") {
+			t.Fatalf("created breakpoint id = %q", bpID)
+		}
+	})
+
+	t.Run("LiveSnapshots", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base+"/p/default/snapshots"), chromedp.WaitVisible(chromedp.CSS("#snapshot-list")))
+		eval[bool](e, `(window.__sameDocument = true)`)
+		e.snapshot(bpID, traceID, spanID, map[string]any{"order": map[string]any{"id": "o-1", "total": 12000, "items": []any{"book", "pen"}}, "user": "u-42", "retry": false})
+		e.waitFor(`document.querySelectorAll('#snapshot-list tbody tr').length === 1`)
+		e.snapshot(bpID, traceID, spanID, map[string]any{"order": map[string]any{"id": "o-2", "total": 15000, "items": []any{"book"}}, "coupon": "WINTER", "retry": false})
+		e.waitFor(`document.querySelectorAll('#snapshot-list tbody tr').length === 2`)
+		if !eval[bool](e, `window.__sameDocument === true`) {
+			t.Error("the page reloaded to show the snapshots")
+		}
+	})
+
+	t.Run("CompareSnapshots", func(t *testing.T) {
+		e.t = t
+		e.do(
+			chromedp.Click(chromedp.CSS("#snapshot-list tbody tr:nth-child(1) input[type=checkbox]")),
+			chromedp.Click(chromedp.CSS("#snapshot-list tbody tr:nth-child(2) input[type=checkbox]")),
+			chromedp.WaitEnabled(chromedp.CSS("#compare-button")),
+			chromedp.Click(chromedp.CSS("#compare-button")),
+			chromedp.WaitVisible(chromedp.CSS("#diff-summary")),
+		)
+		rows := eval[map[string]string](e, `Object.fromEntries([...document.querySelectorAll('#diff tbody tr')].map(r => [r.cells[0].querySelector('code').textContent, r.className]))`)
+		want := map[string]string{"order.id": "changed", "order.total": "changed", "order.items[1]": "removed", "user": "removed", "coupon": "added", "retry": "", "order.items[0]": ""}
+		for path, mark := range want {
+			if rows[path] != mark {
+				t.Errorf("row %s marked %q, want %q (rows %v)", path, rows[path], mark, rows)
+			}
+		}
+		e.screenshot("compare")
+	})
+
+	t.Run("SnapshotDetail", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base+"/p/default/snapshots"), chromedp.WaitVisible(chromedp.CSS("#snapshot-list a.snap-link")))
+		e.do(chromedp.Click(chromedp.CSS("#snapshot-list a.snap-link")), chromedp.WaitVisible(chromedp.CSS("#variables")))
+		if n := eval[int](e, `document.querySelectorAll('#variables details').length`); n < 2 {
+			t.Errorf("%d collapsible variables, want the order and its items", n)
+		}
+		if got := eval[string](e, `document.querySelector('#call-stack .fn').textContent`); got != "main.handlePayment" {
+			t.Errorf("call stack starts with %q", got)
+		}
+		href := eval[string](e, `document.getElementById('snapshot-trace').getAttribute('href')`)
+		if !strings.Contains(href, "/traces/"+traceID) {
+			t.Errorf("trace link = %q", href)
+		}
+		e.screenshot("snapshot")
+		// The trace marks the span that captured it.
+		e.do(chromedp.Click(chromedp.CSS("#snapshot-trace")), chromedp.WaitVisible(chromedp.CSS(`#waterfall[data-ready="true"]`)), chromedp.WaitVisible(chromedp.CSS("a.snapshot-link")))
+		if n := eval[int](e, `[...document.querySelectorAll('.wf-row:not(.hidden) .wf-mark.snap')].filter(m => !m.classList.contains('hidden')).length`); n != 1 {
+			t.Errorf("%d rows carry a snapshot marker, want 1", n)
+		}
+		e.screenshot("waterfall")
+	})
+
+	t.Run("KillSwitch", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base+"/p/default/codemon?service=checkout"), chromedp.WaitVisible(chromedp.CSS("#ks-toggle")))
+		if n := eval[int](e, `document.querySelectorAll('#instances tbody tr').length`); n != 1 {
+			t.Errorf("%d connected SDKs listed, want 1", n)
+		}
+		eval[bool](e, `(window.confirm = () => true, true)`)
+		e.do(chromedp.Click(chromedp.CSS("#ks-toggle")), chromedp.WaitVisible(chromedp.CSS("#ks-state.off")))
+		var cfg struct{ KillSwitch bool }
+		_ = json.Unmarshal(e.get("/v1/codemon/breakpoints?service=checkout", e.ingest), &cfg)
+		if !cfg.KillSwitch {
+			t.Error("the SDKs' breakpoint set does not carry the kill switch")
+		}
+		e.do(chromedp.Click(chromedp.CSS("#ks-toggle")), chromedp.WaitVisible(chromedp.CSS("#ks-state.on")))
+	})
+
+	t.Run("APIKeys", func(t *testing.T) {
+		e.t = t
+		e.do(
+			chromedp.Navigate(e.base+"/p/default/settings"),
+			chromedp.WaitVisible(chromedp.CSS("#key-form")),
+			chromedp.SetValue(chromedp.CSS("#key-name"), "ci pipeline"),
+			chromedp.SetValue(chromedp.CSS("#key-scope"), "admin"),
+			chromedp.Click(chromedp.CSS("#key-create")),
+			chromedp.WaitVisible(chromedp.CSS("#secret-value")),
+		)
+		secret := eval[string](e, `document.getElementById('secret-value').textContent`)
+		if !strings.HasPrefix(secret, "tk_") {
+			t.Fatalf("secret shown = %q", secret)
+		}
+		e.get("/api/v1/services", secret)
+		id := eval[string](e, `[...document.querySelectorAll('#key-list tr[data-key]')].find(r => r.cells[0].textContent === 'ci pipeline').dataset.key`)
+		eval[bool](e, `(window.confirm = () => true, true)`)
+		e.do(chromedp.Click(chromedp.CSS(`#key-list tr[data-key="`+id+`"] button`)), chromedp.WaitVisible(chromedp.CSS(`#key-list tr.revoked[data-key="`+id+`"]`)))
+		if status := e.status("/api/v1/services", secret); status != http.StatusUnauthorized {
+			t.Errorf("revoked key answered %d, want 401", status)
+		}
+	})
+
+	t.Run("Services", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Navigate(e.base+"/p/default/services?range=1h"), chromedp.WaitVisible(chromedp.CSS("#service-stats")))
+		if n := eval[int](e, `document.querySelectorAll('#service-stats tr.svc-row').length`); n < 4 {
+			t.Errorf("%d services listed, want the demo's", n)
+		}
+		e.screenshot("services")
+		e.do(chromedp.Navigate(e.base+"/p/default/traces?range=1h"), chromedp.WaitVisible(chromedp.CSS("#trace-results")))
+		e.screenshot("traces")
+	})
+
+	t.Run("SignOut", func(t *testing.T) {
+		e.t = t
+		e.do(chromedp.Click(chromedp.CSS("form.logout button")), chromedp.WaitVisible(chromedp.CSS("#email")))
+		e.do(chromedp.Navigate(e.base + "/p/default/traces"))
+		if !strings.Contains(e.location(), "/login") {
+			t.Errorf("after sign-out the traces page is at %s", e.location())
+		}
+	})
+}
+
+func (e *env) get(path, key string) []byte {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.base+path, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func (e *env) status(path, key string) int {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.base+path, nil)
+	req.Header.Set("X-API-Key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

@@ -1,0 +1,299 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tracekit-oss/tracekit/internal/codemon"
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+const payload = `</script><script>alert(1)</script>"><img src=x onerror=alert(2)>`
+
+// TestEscaping: names, keys and values from outside reach the HTML only
+// escaped, and the waterfall's JSON cannot end its script element.
+func TestEscaping(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.user("alice@example.com", "correct horse", false, "p1")
+	sp := span("p1", 9, payload, payload, h.clock().Add(-time.Minute))
+	sp.Attributes = []telemetry.Attribute{{Key: payload, Value: telemetry.StringValue(payload)}}
+	if err := h.st.WriteSpans(ctx, "p1", []telemetry.Span{sp}); err != nil {
+		t.Fatal(err)
+	}
+	cm := codemon.New(h.st, h.d.log, codemon.Options{Now: h.clock})
+	b, err := cm.CreateBreakpoint(ctx, "p1", codemon.BreakpointInput{Service: ptr(payload), CapturePoint: ptr(payload)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, _ := json.Marshal(map[string]any{payload: map[string]any{payload: payload}})
+	snaps := []store.Snapshot{{BreakpointID: b.ID, Service: payload, Host: payload, File: payload, Time: h.clock().Add(-time.Second), Variables: vars,
+		Stack: []store.Frame{{Function: payload, File: payload, Line: 1}}}}
+	if err := h.st.WriteSnapshots(ctx, "p1", snaps); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.WriteLogs(ctx, "p1", []store.LogLine{{BreakpointID: b.ID, Service: payload, Message: payload, Time: h.clock().Add(-time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	c := h.signedIn("alice@example.com", "correct horse")
+	trace := sp.TraceID.String()
+	for _, path := range []string{
+		"/p/p1/traces", "/p/p1/traces?service=" + url.QueryEscape(payload), "/p/p1/traces/" + trace, "/p/p1/services",
+		"/p/p1/codemon?service=" + url.QueryEscape(payload), "/p/p1/codemon/new?service=" + url.QueryEscape(payload),
+		"/p/p1/snapshots", "/p/p1/snapshots/" + snaps[0].ID, "/p/p1/compare?a=" + snaps[0].ID + "&b=" + snaps[0].ID, "/p/p1/logs",
+	} {
+		resp, body := h.get(c, path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+			continue
+		}
+		for _, raw := range []string{"<script>alert", "<img src=x", `"><img`} {
+			if strings.Contains(body, raw) {
+				t.Errorf("%s contains %q unescaped", path, raw)
+			}
+		}
+	}
+	_, body := h.get(c, "/p/p1/traces/"+trace)
+	start := strings.Index(body, `<script type="application/json" id="trace-data">`)
+	end := strings.Index(body[start:], "</script>")
+	if start < 0 || end < 0 {
+		t.Fatal("no trace payload in the page")
+	}
+	raw := body[start+len(`<script type="application/json" id="trace-data">`) : start+end]
+	var got wfTrace
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("payload is not JSON: %v\n%s", err, raw)
+	}
+	if strings.ContainsAny(raw, "<>") || got.Spans[0].Operation != payload || got.Services[0] != payload || got.Spans[0].Attrs[payload] != payload {
+		t.Errorf("payload = %s", raw)
+	}
+}
+
+func TestBreakpointForm(t *testing.T) {
+	h := newHarness(t)
+	h.user("alice@example.com", "correct horse", false, "p1")
+	c := h.signedIn("alice@example.com", "correct horse")
+	tok := h.token(c, "/p/p1/codemon/new?service=checkout")
+	_, form := h.get(c, "/p/p1/codemon/new?service=checkout")
+	for _, want := range []string{`name="captureDepth" id="bp-depth" value="3"`, `name="rateLimit" id="bp-rate" value="10"`, `<option value="24h" selected>`} {
+		if !strings.Contains(form, want) {
+			t.Errorf("form lacks the default %s", want)
+		}
+	}
+	f := func(fields url.Values, wantStatus int, wantField, wantMsg string) {
+		t.Helper()
+		fields.Set("csrf", tok)
+		resp, body := h.post(c, "/p/p1/codemon/breakpoints", fields)
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%v: %d, want %d", fields, resp.StatusCode, wantStatus)
+			return
+		}
+		if wantField != "" && (!strings.Contains(body, `id="err-`+wantField+`"`) || !strings.Contains(body, wantMsg)) {
+			t.Errorf("%v: no error %q next to %s", fields, wantMsg, wantField)
+		}
+	}
+	base := func(kv ...string) url.Values {
+		v := url.Values{"service": {"checkout"}, "file": {"pay.go"}, "line": {"42"}, "type": {"line"}, "captureDepth": {"3"}, "rateLimit": {"10"}, "expiresIn": {"24h"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	f(base("type", "conditional", "condition", "order.total >"), http.StatusUnprocessableEntity, "condition", "unexpected end")
+	f(base("type", "conditional", "condition", ""), http.StatusUnprocessableEntity, "condition", "needs a condition")
+	f(base("type", "logpoint", "message", ""), http.StatusUnprocessableEntity, "message", "needs a message")
+	f(base("line", "forty"), http.StatusUnprocessableEntity, "line", "whole number")
+	f(base("captureDepth", "11"), http.StatusUnprocessableEntity, "captureDepth", "from 1 to 10")
+	f(base("rateLimit", "0"), http.StatusUnprocessableEntity, "rateLimit", "snapshots per minute")
+	f(base("service", ""), http.StatusUnprocessableEntity, "service", "choose the service")
+	f(base("file", ""), http.StatusUnprocessableEntity, "file", "set a file and line")
+	f(base("expiresIn", "forever"), http.StatusUnprocessableEntity, "expiresIn", "positive duration")
+	f(base("type", "conditional", "condition", "user.id == \"abc123\""), http.StatusSeeOther, "", "")
+	bps, _ := h.st.ListBreakpoints(context.Background(), "p1", "checkout")
+	if len(bps) != 1 || bps[0].Type != store.BreakpointConditional || bps[0].CaptureDepth != 3 || bps[0].RateLimit != 10 ||
+		bps[0].ExpiresAt.Sub(h.clock()) != 24*time.Hour {
+		t.Fatalf("stored = %+v", bps)
+	}
+	for _, action := range []string{"pause", "resume", "delete"} {
+		if resp, _ := h.post(c, "/p/p1/codemon/breakpoints/"+bps[0].ID+"/"+action, url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("%s: %d", action, resp.StatusCode)
+		}
+	}
+	if _, err := h.st.Breakpoint(context.Background(), "p1", bps[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after delete: %v", err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	h := newHarness(t)
+	h.user("root@example.com", "correct horse", true, "p1")
+	h.user("alice@example.com", "correct horse", false, "p1")
+	alice := h.signedIn("alice@example.com", "correct horse")
+	if resp, _ := h.post(alice, "/p/p1/settings/retention", url.Values{"csrf": {h.token(alice, "/p/p1/settings")}, "traceRetention": {"1h"}, "snapshotRetention": {"1h"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a non-admin changes retention: %d", resp.StatusCode)
+	}
+	root := h.signedIn("root@example.com", "correct horse")
+	tok := h.token(root, "/p/p1/settings")
+	if resp, body := h.post(root, "/p/p1/settings/retention", url.Values{"csrf": {tok}, "traceRetention": {"10m"}, "snapshotRetention": {"7d"}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "from 1h") {
+		t.Errorf("retention of 10m: %d", resp.StatusCode)
+	}
+	if resp, _ := h.post(root, "/p/p1/settings/retention", url.Values{"csrf": {tok}, "traceRetention": {"72h"}, "snapshotRetention": {"7d"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("save retention: %d", resp.StatusCode)
+	}
+	if s, _ := h.st.Settings(context.Background()); s.TraceRetention != 72*time.Hour || s.SnapshotRetention != 7*24*time.Hour {
+		t.Errorf("stored settings = %+v", s)
+	}
+	resp, body := h.post(alice, "/p/p1/settings/keys", url.Values{"csrf": {h.token(alice, "/p/p1/settings")}, "name": {"ci"}, "scope": {"ingest"}})
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Cache-Control") != "no-store" || !strings.Contains(body, `id="secret-value">tk_`) {
+		t.Fatalf("create key: %d", resp.StatusCode)
+	}
+	keys, _ := h.st.ListKeys(context.Background(), "p1")
+	if len(keys) != 1 || keys[0].Scope != store.ScopeIngest {
+		t.Fatalf("keys = %+v", keys)
+	}
+	if resp, _ := h.post(alice, "/p/p1/settings/keys/"+keys[0].ID+"/revoke", url.Values{"csrf": {h.token(alice, "/p/p1/settings")}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("revoke: %d", resp.StatusCode)
+	}
+	if keys, _ = h.st.ListKeys(context.Background(), "p1"); !keys[0].Revoked() {
+		t.Error("key not revoked")
+	}
+}
+
+func TestBootstrap(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	pw, err := Bootstrap(ctx, h.st, "", h.clock())
+	if err != nil || len(pw) < 16 {
+		t.Fatalf("first start: %q, %v", pw, err)
+	}
+	u, err := h.st.UserByEmail(ctx, AdminUser)
+	if err != nil || !u.Admin || !u.MemberOf("default") || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) != nil {
+		t.Fatalf("admin = %+v, %v", u, err)
+	}
+	if again, err := Bootstrap(ctx, h.st, "", h.clock()); again != "" || err != nil {
+		t.Errorf("second start created another password: %q, %v", again, err)
+	}
+	if pw2, err := Bootstrap(ctx, h.st, "seeded password", h.clock()); pw2 != "" || err != nil {
+		t.Fatalf("seed: %q %v", pw2, err)
+	}
+	u, _ = h.st.UserByEmail(ctx, AdminUser)
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte("seeded password")) != nil {
+		t.Error("TRACEKIT_ADMIN_PASSWORD did not set the admin's password")
+	}
+	if _, err := Bootstrap(ctx, h.st, "short", h.clock()); err == nil {
+		t.Error("a 5-character seed password was accepted")
+	}
+	if _, err := CreateUser(ctx, h.st, "x@example.com", "long enough", []string{"missing"}, false, h.clock()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("user in a missing project: %v", err)
+	}
+	if _, err := CreateUser(ctx, h.st, "admin", "long enough", nil, false, h.clock()); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("second admin: %v", err)
+	}
+}
+
+func TestTreeOrder(t *testing.T) {
+	at := func(ms int) int64 { return int64(ms) * 1e6 }
+	mk := func(id, parent byte, start, end int) telemetry.Span {
+		s := telemetry.Span{SpanID: telemetry.SpanID{id}, StartUnixNano: at(start), EndUnixNano: at(end)}
+		if parent != 0 {
+			s.ParentSpanID = telemetry.SpanID{parent}
+		}
+		return s
+	}
+	// 1 ─┬ 2 ── 4      9 is an orphan (parent 8 missing);
+	//    └ 3           5 and 6 are a cycle no root reaches.
+	spans := []telemetry.Span{mk(1, 0, 0, 100), mk(2, 1, 10, 40), mk(4, 2, 15, 30), mk(3, 1, 60, 90), mk(9, 8, 70, 80), mk(5, 6, 75, 78), mk(6, 5, 76, 77)}
+	got := treeOrder(spans)
+	type row struct {
+		id             byte
+		depth, subtree int
+		orphan         bool
+		gapMS          int64
+	}
+	var rows []row
+	for _, p := range got {
+		rows = append(rows, row{spans[p.index].SpanID[0], p.depth, p.subtree, p.orphan, p.gap / 1e6})
+	}
+	want := []row{{1, 0, 3, false, 0}, {2, 1, 1, false, 10}, {4, 2, 0, false, 5}, {3, 1, 0, false, 20}, {9, 0, 0, true, 0}, {5, 0, 1, true, 0}, {6, 1, 0, false, 1}}
+	if len(rows) != len(want) {
+		t.Fatalf("rows = %+v", rows)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("row %d = %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+}
+
+func TestDiffRows(t *testing.T) {
+	a := json.RawMessage(`{"order":{"id":"o-1","items":["a","b"]},"user":"u","n":1,"odd key":true}`)
+	b := json.RawMessage(`{"order":{"id":"o-2","items":["a"]},"n":1,"coupon":{"code":"X"},"odd key":true}`)
+	d, err := codemon.Compare(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range diffRows(a, b, d) {
+		got[r.Path] = r.Mark
+	}
+	want := map[string]string{"order.id": "changed", "order.items[0]": "", "order.items[1]": "removed", "user": "removed", "n": "", `["odd key"]`: "", "coupon.code": "added"}
+	for p, m := range want {
+		if got[p] != m {
+			t.Errorf("%s marked %q, want %q (all: %v)", p, got[p], m, got)
+		}
+	}
+}
+
+func TestFormats(t *testing.T) {
+	dur := func(d time.Duration, want string) {
+		t.Helper()
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	dur(0, "0")
+	dur(850*time.Nanosecond, "850ns")
+	dur(1234*time.Microsecond, "1.23ms")
+	dur(412*time.Millisecond, "412ms")
+	dur(2170*time.Millisecond, "2.17s")
+	dur(720*time.Hour, "30d")
+	dur(36*time.Hour, "36h")
+	ret := func(s string, want time.Duration, ok bool) {
+		t.Helper()
+		got, err := parseRetention(s)
+		if (err == nil) != ok || got != want {
+			t.Errorf("parseRetention(%q) = %v, %v", s, got, err)
+		}
+	}
+	ret("720h", 720*time.Hour, true)
+	ret("30d", 720*time.Hour, true)
+	ret("90m", 90*time.Minute, true)
+	ret("59m", 0, false)
+	ret("3x", 0, false)
+	ret("1.5d", 0, false)
+	rates := map[float64]string{0: "0/s", 25: "25/s", 2.5: "2.5/s", 0.5: "30/min", 1.0 / 3600: "1/h"}
+	for v, want := range rates {
+		if got := formatRate(v); got != want {
+			t.Errorf("formatRate(%v) = %q, want %q", v, got, want)
+		}
+	}
+	now := time.Date(2026, 1, 2, 15, 4, 0, 0, time.UTC)
+	if tr, msg := parseRange(url.Values{"range": {"custom"}, "start": {"2026-01-02T14:00"}}, "1h", now); msg != "" || tr.to != now || tr.from.Hour() != 14 {
+		t.Errorf("custom range: %+v %q", tr, msg)
+	}
+	if _, msg := parseRange(url.Values{"range": {"custom"}, "start": {"yesterday"}}, "1h", now); msg == "" {
+		t.Error("a bad custom start was accepted")
+	}
+	if tr, _ := parseRange(url.Values{"range": {"bogus"}}, "1h", now); tr.Range != "1h" || now.Sub(tr.from) != time.Hour {
+		t.Errorf("unknown range: %+v", tr)
+	}
+}

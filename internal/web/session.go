@@ -1,0 +1,353 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tracekit-oss/tracekit/internal/auth"
+	"github.com/tracekit-oss/tracekit/internal/store"
+)
+
+const (
+	sessionCookie = "tk_session"
+	loginCookie   = "tk_login" // double-submit CSRF token of the sign-in form
+	csrfField     = "csrf"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+// randomToken returns 256 random bits, URL-safe.
+func randomToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the OS has no entropy left: nothing is safe
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func sameToken(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// signedIn loads the session of the request's cookie, refuses expired or
+// unknown ones (pages redirect to the sign-in page, JSON endpoints answer
+// 401), and checks the CSRF token of every state-changing request.
+func (d *Dashboard) signedIn(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := d.session(r)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				d.log.Error("read session", "err", err)
+			}
+			if strings.Contains(r.URL.Path, "/live/") || r.Method != http.MethodGet {
+				http.Error(w, "sign in first", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			token := r.Header.Get(csrfHeader)
+			if token == "" {
+				token = r.PostFormValue(csrfField)
+			}
+			if !sameToken(token, v.session.CSRF) || !sameOrigin(r) {
+				d.renderError(w, r, http.StatusForbidden, "This form has expired or did not come from this dashboard: reload the page and try again.")
+				return
+			}
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), visitKey{}, v)))
+	}
+}
+
+// sameOrigin rejects requests whose Origin header names another site; the
+// CSRF token is the main defence, this one costs nothing.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" {
+		return o == ""
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+func (d *Dashboard) session(r *http.Request) (*visit, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, store.ErrNotFound
+	}
+	se, err := d.st.Session(r.Context(), tokenHash(c.Value))
+	if err != nil {
+		return nil, err
+	}
+	if !d.now().Before(se.ExpiresAt) {
+		return nil, store.ErrNotFound
+	}
+	u, err := d.st.User(r.Context(), se.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &visit{user: u, session: se}, nil
+}
+
+type loginView struct {
+	Email, Next, Error, Token string
+}
+
+func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
+	if v, err := d.session(r); err == nil && v != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	d.renderLogin(w, r, http.StatusOK, loginView{Next: r.URL.Query().Get("next")})
+}
+
+func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status int, lv loginView) {
+	lv.Token = randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: lv.Token, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
+	lv.Next = safeNext(lv.Next)
+	d.render(w, r, status, "login", "Sign in", "", lv)
+}
+
+// safeNext keeps a redirect target on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// errBadSignIn is what a user sees for an unknown user or a wrong password:
+// the same message for both, so that it tells nobody which users exist.
+const errBadSignIn = "Wrong email or password."
+
+func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	lv := loginView{Email: email, Next: r.PostFormValue("next")}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !sameToken(r.PostFormValue(csrfField), c.Value) || !sameOrigin(r) {
+		lv.Error = "The sign-in form expired: try again."
+		d.renderLogin(w, r, http.StatusForbidden, lv)
+		return
+	}
+	key := clientIP(r) + "\x00" + strings.ToLower(email)
+	if !d.limiter.allow(key) {
+		lv.Error = "Too many failed sign-ins: wait a minute and try again."
+		w.Header().Set("Retry-After", "60")
+		d.renderLogin(w, r, http.StatusTooManyRequests, lv)
+		return
+	}
+	u, err := d.st.UserByEmail(r.Context(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.fail(w, r, "sign in", err)
+		return
+	}
+	hash := []byte(u.PasswordHash)
+	if err != nil {
+		hash = dummyHash // spend the same time as for a real user
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
+		d.limiter.fail(key)
+		lv.Error = errBadSignIn
+		d.renderLogin(w, r, http.StatusUnauthorized, lv)
+		return
+	}
+	token := randomToken()
+	now := d.now().UTC()
+	se := store.Session{Hash: tokenHash(token), UserID: u.ID, CSRF: randomToken(), CreatedAt: now, ExpiresAt: now.Add(d.ttl)}
+	if err := d.st.CreateSession(r.Context(), se); err != nil {
+		d.fail(w, r, "sign in", err)
+		return
+	}
+	d.limiter.reset(key)
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil, Expires: se.ExpiresAt,
+	})
+	http.Redirect(w, r, safeNext(lv.Next), http.StatusSeeOther)
+}
+
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	if err := d.st.DeleteSession(r.Context(), visitOf(r).session.Hash); err != nil {
+		d.fail(w, r, "sign out", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// clientIP is the peer address; proxies' headers are not trusted, since
+// anyone can send them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiter counts failed sign-ins per key over a sliding window.
+type limiter struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	now    func() time.Time
+	fails  map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration, now func() time.Time) *limiter {
+	return &limiter{max: max, window: window, now: now, fails: map[string][]time.Time{}}
+}
+
+func (l *limiter) recent(key string, now time.Time) []time.Time {
+	ts := l.fails[key]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= l.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.fails, key)
+	} else {
+		l.fails[key] = ts
+	}
+	return ts
+}
+
+func (l *limiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(key, l.now())) < l.max
+}
+
+func (l *limiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if len(l.fails) > 100_000 { // under a spray of names, forget the oldest state rather than grow
+		for k := range l.fails {
+			l.recent(k, now)
+		}
+	}
+	l.fails[key] = append(l.recent(key, now), now)
+}
+
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, key)
+}
+
+// dummyHash is compared against when the user does not exist.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tracekit dummy password"), bcrypt.DefaultCost)
+
+// MinPasswordLength is the shortest password CreateUser accepts.
+const MinPasswordLength = 8
+
+// UserStore is what user management needs.
+type UserStore interface {
+	store.UserStore
+	Project(ctx context.Context, id string) (store.Project, error)
+}
+
+// CreateUser creates a dashboard user with a bcrypt hash of password, a
+// member of projects (which must exist).
+func CreateUser(ctx context.Context, st UserStore, email, password string, projects []string, admin bool, now time.Time) (store.User, error) {
+	email = strings.TrimSpace(email)
+	if email == "" || len(email) > 254 || strings.ContainsAny(email, " \t\r\n") {
+		return store.User{}, fmt.Errorf("email %q: give an email address (or user name) without spaces, at most 254 characters", email)
+	}
+	if len(password) < MinPasswordLength || len(password) > 72 {
+		return store.User{}, fmt.Errorf("password: use %d to 72 characters", MinPasswordLength)
+	}
+	for _, p := range projects {
+		if _, err := st.Project(ctx, p); err != nil {
+			return store.User{}, fmt.Errorf("project %q: %w", p, err)
+		}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return store.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	u := store.User{ID: "u_" + hex.EncodeToString(id[:]), Email: email, PasswordHash: string(hash), Admin: admin, Projects: projects, CreatedAt: now.UTC()}
+	if err := st.CreateUser(ctx, u); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// AdminUser is the sign-in name of the user created at first start.
+const AdminUser = "admin"
+
+// Bootstrap makes sure the dashboard can be signed in to. With a seed
+// password (TRACEKIT_ADMIN_PASSWORD), the user "admin" exists with that
+// password (created, or its password reset). Without one, on a store
+// without users it creates "admin" with a random password, which it
+// returns to be printed once. The admin user belongs to the default
+// project and may change server-wide settings.
+func Bootstrap(ctx context.Context, st UserStore, seedPassword string, now time.Time) (created string, err error) {
+	if seedPassword != "" {
+		u, err := st.UserByEmail(ctx, AdminUser)
+		if errors.Is(err, store.ErrNotFound) {
+			_, err = CreateUser(ctx, st, AdminUser, seedPassword, []string{auth.DefaultProject}, true, now)
+			if err != nil {
+				return "", fmt.Errorf("TRACEKIT_ADMIN_PASSWORD: %w", err)
+			}
+			return "", nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("look up user admin: %w", err)
+		}
+		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(seedPassword)) == nil {
+			return "", nil
+		}
+		if len(seedPassword) < MinPasswordLength || len(seedPassword) > 72 {
+			return "", fmt.Errorf("TRACEKIT_ADMIN_PASSWORD: use %d to 72 characters", MinPasswordLength)
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(seedPassword), bcrypt.DefaultCost)
+		if err != nil {
+			return "", err
+		}
+		u.PasswordHash = string(hash)
+		return "", st.UpdateUser(ctx, u)
+	}
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(users) > 0 {
+		return "", nil
+	}
+	var b [15]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	password := base64.RawURLEncoding.EncodeToString(b[:])
+	if _, err := CreateUser(ctx, st, AdminUser, password, []string{auth.DefaultProject}, true, now); err != nil {
+		return "", fmt.Errorf("create the first dashboard user: %w", err)
+	}
+	return password, nil
+}

@@ -1,0 +1,362 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/api"
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// ranges are the time ranges offered by every page that has one.
+var ranges = []struct{ Value, Label string }{
+	{"15m", "Last 15 minutes"}, {"1h", "Last hour"}, {"6h", "Last 6 hours"}, {"24h", "Last 24 hours"}, {"168h", "Last 7 days"}, {"custom", "Custom (UTC)"},
+}
+
+// timeRange is the range a page's query asks for: range=15m|1h|...|custom,
+// with start and end (UTC, as a datetime-local input sends them) when
+// custom.
+type timeRange struct {
+	Range      string
+	Start, End string // as typed, for the form
+	from, to   time.Time
+}
+
+const inputTime = "2006-01-02T15:04"
+
+func parseRange(q url.Values, def string, now time.Time) (timeRange, string) {
+	tr := timeRange{Range: q.Get("range"), Start: q.Get("start"), End: q.Get("end")}
+	if tr.Range == "" {
+		tr.Range = def
+	}
+	if tr.Range == "custom" {
+		var err error
+		if tr.from, err = time.Parse(inputTime, tr.Start); err != nil {
+			if tr.from, err = time.Parse(time.RFC3339, tr.Start); err != nil {
+				return tr, "Start: use a date and time such as 2026-01-02T15:04 (UTC)."
+			}
+		}
+		tr.to = now
+		if tr.End != "" {
+			if tr.to, err = time.Parse(inputTime, tr.End); err != nil {
+				if tr.to, err = time.Parse(time.RFC3339, tr.End); err != nil {
+					return tr, "End: use a date and time such as 2026-01-02T16:04 (UTC), or leave it empty for now."
+				}
+			}
+		}
+		if tr.from.After(tr.to) {
+			return tr, "Start is after end."
+		}
+		return tr, ""
+	}
+	d, err := time.ParseDuration(tr.Range)
+	if err != nil || d <= 0 || d > 366*24*time.Hour {
+		tr.Range = def
+		d, _ = time.ParseDuration(def)
+	}
+	tr.from, tr.to = now.Add(-d), now
+	return tr, ""
+}
+
+type tracesView struct {
+	Services   []string
+	Operations []store.Operation
+	Q          url.Values
+	Attrs      []string
+	Range      timeRange
+	Ranges     any
+	Error      string
+	Results    []store.TraceSummary
+	Searched   bool
+}
+
+func (d *Dashboard) tracesPage(w http.ResponseWriter, r *http.Request) {
+	ctx, project := r.Context(), visitOf(r).project
+	q := r.URL.Query()
+	tv := tracesView{Q: q, Ranges: ranges}
+	var err error
+	if tv.Services, err = d.st.Services(ctx, project); err != nil {
+		d.fail(w, r, "list services", err)
+		return
+	}
+	if svc := q.Get("service"); svc != "" {
+		if tv.Operations, err = d.st.Operations(ctx, project, svc); err != nil {
+			d.fail(w, r, "list operations", err)
+			return
+		}
+	}
+	for _, a := range q["attr"] {
+		if strings.TrimSpace(a) != "" {
+			tv.Attrs = append(tv.Attrs, a)
+		}
+	}
+	tv.Range, tv.Error = parseRange(q, "1h", d.now())
+	if tv.Error == "" {
+		params := url.Values{"attr": tv.Attrs}
+		for _, k := range []string{"service", "operation", "minDuration", "maxDuration"} {
+			params.Set(k, q.Get(k))
+		}
+		if q.Get("errors") != "" {
+			params.Set("errors", "true")
+		}
+		params.Set("limit", "50")
+		var tq store.TraceQuery
+		if tq, err = api.ParseQuery(params, d.now()); err != nil {
+			tv.Error = "Search: " + err.Error() + "."
+		} else {
+			tq.Start, tq.End = tv.Range.from, tv.Range.to
+			tv.Searched = true
+			if tv.Results, err = d.st.FindTraces(ctx, project, tq); err != nil {
+				d.fail(w, r, "search traces", err)
+				return
+			}
+		}
+	}
+	status := http.StatusOK
+	if tv.Error != "" {
+		status = http.StatusBadRequest
+	}
+	d.render(w, r, status, "traces", "Traces", "traces", tv)
+}
+
+// wfTrace is the waterfall's payload, embedded in the page as JSON (never
+// as script) and drawn by static/waterfall.js. Spans come in tree order
+// (depth first, children by start time), each with its depth and the size
+// of its subtree, so that collapsing a span skips a contiguous range.
+// Times are microseconds from the trace start.
+type wfTrace struct {
+	TraceID   string           `json:"traceId"`
+	Project   string           `json:"project"`
+	Start     time.Time        `json:"start"`
+	Duration  float64          `json:"duration"`
+	Services  []string         `json:"services"`
+	Colors    []string         `json:"colors"`
+	Resources []map[string]any `json:"resources"`
+	Spans     []wfSpan         `json:"spans"`
+	Focus     string           `json:"focus,omitempty"`
+}
+
+type wfSpan struct {
+	ID        string         `json:"id"`
+	Parent    string         `json:"parent,omitempty"`
+	Service   int            `json:"svc"`
+	Resource  int            `json:"res"`
+	Operation string         `json:"op"`
+	Kind      string         `json:"kind"`
+	Start     float64        `json:"t"`
+	Duration  float64        `json:"d"`
+	Gap       float64        `json:"gap,omitempty"` // idle time before the span started, after its parent or previous sibling
+	Depth     int            `json:"depth"`
+	Subtree   int            `json:"n"` // descendants
+	Error     bool           `json:"err,omitempty"`
+	Status    string         `json:"status,omitempty"`
+	Orphan    bool           `json:"orphan,omitempty"`
+	Attrs     map[string]any `json:"attrs,omitempty"`
+	Events    []wfEvent      `json:"events,omitempty"`
+	Snapshots []wfSnap       `json:"snaps,omitempty"`
+}
+
+type wfEvent struct {
+	Name  string         `json:"name"`
+	T     float64        `json:"t"`
+	Attrs map[string]any `json:"attrs,omitempty"`
+}
+
+type wfSnap struct {
+	ID           string    `json:"id"`
+	CapturePoint string    `json:"cp,omitempty"`
+	Time         time.Time `json:"time"`
+}
+
+type traceView struct {
+	Summary store.TraceSummary
+	Payload wfTrace
+	Snaps   int
+}
+
+func (d *Dashboard) tracePage(w http.ResponseWriter, r *http.Request) {
+	id, err := telemetry.ParseTraceID(r.PathValue("traceID"))
+	if err != nil {
+		d.renderError(w, r, http.StatusBadRequest, "Trace ID: "+err.Error())
+		return
+	}
+	ctx, project := r.Context(), visitOf(r).project
+	spans, err := d.st.Trace(ctx, project, id)
+	if err != nil {
+		d.fail(w, r, "trace "+id.String(), err)
+		return
+	}
+	sum := store.Summarize(spans)
+	snaps, err := d.cm.SnapshotsOfTrace(ctx, project, id.String(), sum.Start, sum.Start.Add(sum.Duration))
+	if err != nil {
+		d.fail(w, r, "snapshots of trace "+id.String(), err)
+		return
+	}
+	tv := traceView{Summary: sum, Payload: buildWaterfall(spans, snaps), Snaps: len(snaps)}
+	tv.Payload.Project = project
+	colors := d.colors(r)
+	for _, svc := range tv.Payload.Services {
+		c, ok := colors[svc]
+		if !ok {
+			c = serviceClass(svc)
+		}
+		tv.Payload.Colors = append(tv.Payload.Colors, c)
+	}
+	tv.Payload.Focus = r.URL.Query().Get("span")
+	d.render(w, r, http.StatusOK, "trace", "Trace "+id.String(), "traces", tv)
+}
+
+func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
+	sum := store.Summarize(spans)
+	t0 := sum.Start.UnixNano()
+	us := func(ns int64) float64 { return float64(ns-t0) / 1e3 }
+	out := wfTrace{TraceID: sum.TraceID.String(), Start: sum.Start, Duration: float64(sum.Duration) / 1e3, Spans: make([]wfSpan, 0, len(spans))}
+	svcIdx := map[string]int{}
+	resIdx := map[*telemetry.Resource]int{}
+	bySpan := map[string][]wfSnap{}
+	for _, sn := range snaps {
+		bySpan[sn.SpanID] = append(bySpan[sn.SpanID], wfSnap{ID: sn.ID, CapturePoint: sn.CapturePoint, Time: sn.Time})
+	}
+	for _, i := range treeOrder(spans) {
+		s := &spans[i.index]
+		svc := s.Service()
+		si, ok := svcIdx[svc]
+		if !ok {
+			si = len(out.Services)
+			svcIdx[svc] = si
+			out.Services = append(out.Services, svc)
+		}
+		ri, ok := resIdx[s.Resource]
+		if !ok {
+			ri = len(out.Resources)
+			resIdx[s.Resource] = ri
+			attrs := map[string]any{}
+			if s.Resource != nil {
+				attrs = telemetry.AttributesMap(s.Resource.Attributes)
+			}
+			out.Resources = append(out.Resources, attrs)
+		}
+		ws := wfSpan{
+			ID: s.SpanID.String(), Parent: s.ParentSpanID.String(), Service: si, Resource: ri, Operation: s.Name,
+			Kind: s.Kind.String(), Start: us(s.StartUnixNano), Duration: float64(s.Duration()) / 1e3,
+			Gap: float64(i.gap) / 1e3, Depth: i.depth, Subtree: i.subtree, Error: s.IsError(), Status: s.StatusMessage, Orphan: i.orphan,
+			Snapshots: bySpan[s.SpanID.String()],
+		}
+		if len(s.Attributes) > 0 {
+			ws.Attrs = telemetry.AttributesMap(s.Attributes)
+		}
+		for _, e := range s.Events {
+			ws.Events = append(ws.Events, wfEvent{Name: e.Name, T: us(e.TimeUnixNano), Attrs: telemetry.AttributesMap(e.Attributes)})
+		}
+		out.Spans = append(out.Spans, ws)
+	}
+	return out
+}
+
+// placed is one span's place in the waterfall.
+type placed struct {
+	index, depth, subtree int
+	orphan                bool
+	gap                   int64 // ns between the parent's start or the previous sibling's end and this start
+}
+
+// treeOrder lays spans out depth first: roots (and spans whose parent is
+// missing, marked orphan) by start time, each followed by its children by
+// start time. Spans must be sorted by start (store.Trace does that). A
+// cycle of parent links that no root reaches is broken at its earliest span.
+func treeOrder(spans []telemetry.Span) []placed {
+	n := len(spans)
+	byID := make(map[telemetry.SpanID]int, n)
+	for i := range spans {
+		if _, dup := byID[spans[i].SpanID]; !dup {
+			byID[spans[i].SpanID] = i
+		}
+	}
+	parent := make([]int, n)
+	kids := make([][]int, n)
+	for i := range spans {
+		parent[i] = -1
+		if spans[i].ParentSpanID.IsValid() {
+			if p, ok := byID[spans[i].ParentSpanID]; ok && p != i {
+				parent[i] = p
+				kids[p] = append(kids[p], i)
+			} else {
+				parent[i] = -2
+			}
+		}
+	}
+	out := make([]placed, 0, n)
+	visited := make([]bool, n)
+	type frame struct{ i, depth int }
+	walk := func(root int, orphan bool) {
+		stack := []frame{{root, 0}}
+		visited[root] = true
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			out = append(out, placed{index: f.i, depth: f.depth, orphan: orphan && f.i == root})
+			ks := kids[f.i]
+			for k := len(ks) - 1; k >= 0; k-- {
+				if !visited[ks[k]] {
+					visited[ks[k]] = true
+					stack = append(stack, frame{ks[k], f.depth + 1})
+				}
+			}
+		}
+	}
+	for i := range spans {
+		if parent[i] < 0 && !visited[i] {
+			walk(i, parent[i] == -2)
+		}
+	}
+	for i := range spans {
+		if !visited[i] {
+			walk(i, true)
+		}
+	}
+	// Subtree sizes and gaps, from the depth-first order: a span's subtree
+	// is the run of following rows deeper than it.
+	var stack []int // indices into out of the open ancestors
+	lastEnd := make(map[int]int64, n)
+	for k := range out {
+		for len(stack) > 0 && out[stack[len(stack)-1]].depth >= out[k].depth {
+			top := stack[len(stack)-1]
+			out[top].subtree = k - top - 1
+			stack = stack[:len(stack)-1]
+		}
+		s := &spans[out[k].index]
+		if len(stack) > 0 {
+			pk := stack[len(stack)-1]
+			p := &spans[out[pk].index]
+			ref, ok := lastEnd[pk]
+			if !ok {
+				ref = p.StartUnixNano
+			}
+			if s.StartUnixNano > ref {
+				out[k].gap = s.StartUnixNano - ref
+			}
+			lastEnd[pk] = max(ref, s.EndUnixNano)
+		}
+		stack = append(stack, k)
+	}
+	for len(stack) > 0 {
+		top := stack[len(stack)-1]
+		out[top].subtree = len(out) - top - 1
+		stack = stack[:len(stack)-1]
+	}
+	return out
+}
+
+// servicesOf lists a summary's services by name, for the results table.
+func servicesOf(s store.TraceSummary) []string {
+	out := make([]string, 0, len(s.Services))
+	for _, sv := range s.Services {
+		out = append(out, sv.Service)
+	}
+	slices.Sort(out)
+	return out
+}
