@@ -10,6 +10,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	cd sdk/go && $(GO) vet ./...
+	cd examples/go-service && $(GO) vet ./... && $(GO) build -o /dev/null .
 
 build:
 	$(GO) build -o bin/tracekit ./cmd/tracekit

@@ -111,7 +111,7 @@ func newEnv(t *testing.T) *env {
 // do runs browser actions with a time limit, failing the test on error.
 func (e *env) do(actions ...chromedp.Action[chromedp.Void]) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		loc, _ := chromedp.Run(e.tab, chromedp.Location())
@@ -121,7 +121,7 @@ func (e *env) do(actions ...chromedp.Action[chromedp.Void]) {
 
 func eval[T any](e *env, expr string) T {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -133,7 +133,7 @@ func eval[T any](e *env, expr string) T {
 // waitFor polls a JavaScript condition until it holds, across page loads.
 func (e *env) waitFor(expr string) {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	var last error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(e.tab, 5*time.Second)
@@ -216,7 +216,7 @@ func (e *env) screenshot(name string) {
 	if os.Getenv("TRACEKIT_UPDATE_SCREENSHOTS") != "1" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(e.tab, 20*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -274,8 +274,11 @@ func TestBrowser(t *testing.T) {
 		e.do(
 			chromedp.SetValue(chromedp.CSS("#f-service"), "api-gateway"),
 			chromedp.Click(chromedp.CSS("#f-submit")),
-			chromedp.WaitVisible(chromedp.CSS("#trace-results")),
 		)
+		// The results of the page before the search are visible too: wait
+		// for the new page.
+		e.waitFor(`location.search.includes('service=api-gateway') && document.readyState === 'complete'`)
+		e.do(chromedp.WaitVisible(chromedp.CSS("#trace-results")))
 		if loc := e.location(); !strings.Contains(loc, "service=api-gateway") {
 			t.Errorf("the search is not in the URL: %s", loc)
 		}
