@@ -39,7 +39,9 @@ func Compare(a, b json.RawMessage) (Diff, error) {
 	return d, nil
 }
 
-func childPath(parent, key string) string {
+// ChildPath spells the path of key inside parent as the diff names it:
+// order.id, or items["x-y"] for keys that are not identifiers.
+func ChildPath(parent, key string) string {
 	if isIdent(key) {
 		if parent == "" {
 			return key
@@ -79,7 +81,7 @@ func (d *Diff) walk(path string, a, b any) {
 		for _, k := range keys {
 			va, inA := ma[k]
 			vb, inB := mb[k]
-			p := childPath(path, k)
+			p := ChildPath(path, k)
 			switch {
 			case !inA:
 				d.Added = append(d.Added, Change{Path: p, B: vb})

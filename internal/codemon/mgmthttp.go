@@ -191,14 +191,22 @@ func (s *Service) listCapturePoints(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, map[string]any{"capturePoints": cps})
 }
 
-func (s *Service) findSnapshots(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	start, end, err := api.ParseTimeRange(q, s.now())
-	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, err.Error())
+// window reads the time range and result limit of a listing.
+func (s *Service) window(q map[string][]string) (start, end time.Time, limit int, err error) {
+	if start, end, err = api.ParseTimeRange(q, s.now()); err != nil {
 		return
 	}
-	limit, err := api.ParseLimit(q.Get("limit"))
+	var l string
+	if v := q["limit"]; len(v) > 0 {
+		l = v[0]
+	}
+	limit, err = api.ParseLimit(l)
+	return
+}
+
+func (s *Service) findSnapshots(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, end, limit, err := s.window(q)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -252,12 +260,7 @@ func (s *Service) compareSnapshots(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) findLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	start, end, err := api.ParseTimeRange(q, s.now())
-	if err != nil {
-		api.WriteError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	limit, err := api.ParseLimit(q.Get("limit"))
+	start, end, limit, err := s.window(q)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return

@@ -39,7 +39,7 @@ func flatten(raw json.RawMessage) []leaf {
 				return
 			}
 			for _, k := range sortedKeys(t) {
-				walk(childPath(path, k), t[k], depth+1)
+				walk(codemon.ChildPath(path, k), t[k], depth+1)
 			}
 		case []any:
 			if len(t) == 0 || depth > maxVarDepth {
@@ -66,30 +66,6 @@ func jsonText(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// childPath and isIdent follow codemon's path spelling (diff.go).
-func childPath(parent, key string) string {
-	if isIdent(key) {
-		if parent == "" {
-			return key
-		}
-		return parent + "." + key
-	}
-	return parent + "[" + strconv.Quote(key) + "]"
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if r == '_' || r == '$' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // under reports whether path is p or lies inside it.
