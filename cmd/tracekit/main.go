@@ -26,6 +26,8 @@ commands:
   server              run the server on an embedded store (--demo sends demo traffic)
   keys create|list|revoke
                       manage API keys
+  projects create|list
+                      manage projects (on a stopped server's --data)
   users create|list   manage dashboard users (on a stopped server's --data)
   trace show ID       print a trace as a waterfall
   demo                send realistic multi-service demo traces to a server
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, rest, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "projects":
+		return runProjects(ctx, rest, stdout, stderr)
 	case "users":
 		return runUsers(ctx, rest, stdin(), stdout, stderr)
 	case "trace":

@@ -239,3 +239,33 @@ func TestCLIErrorsNameTheFlag(t *testing.T) {
 	f("--traces", "demo", "--traces", "0")
 	f("--duration", "bench", "ingest", "--duration", "0s")
 }
+
+func TestProjectsCLI(t *testing.T) {
+	dir := t.TempDir()
+	p := startServer(t, dir)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	out, code := runCLI(t, "projects", "create", "--data", dir, "--name", "Shop", "shop")
+	secret := regexp.MustCompile(`tk_[0-9a-f]{40}`).FindString(out)
+	if code != 0 || secret == "" {
+		t.Fatalf("projects create: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "projects", "create", "--data", dir, "shop"); code == 0 || !strings.Contains(out, "already exists") {
+		t.Errorf("second create: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "projects", "create", "--data", dir, "Bad ID"); code == 0 || !strings.Contains(out, "project id") {
+		t.Errorf("bad id: exit %d\n%s", code, out)
+	}
+	if out, code := runCLI(t, "projects", "list", "--data", dir); code != 0 || !strings.Contains(out, "shop") || !strings.Contains(out, "default") {
+		t.Errorf("projects list: exit %d\n%s", code, out)
+	}
+	// The new project's key reads its own (empty) project, not default's.
+	p2 := startServer(t, dir)
+	tid := pcommon.TraceID{0xa1, 1}
+	sendTrace(t, p2.base, tid, 2) // into default, with the seeded key
+	if _, err := client.New(p2.base, secret, nil).Trace(context.Background(), fmt.Sprintf("%x", tid[:])); err == nil {
+		t.Error("the new project's key reads the default project's trace")
+	}
+}
