@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/store"
-	"github.com/tracekit-oss/tracekit/internal/store/pebble"
 )
 
 // runProjects manages projects on a stopped server's data directory:
@@ -31,12 +29,9 @@ func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*data); err != nil {
-		return fmt.Errorf("--data %s: %w", *data, err)
-	}
-	st, err := pebble.Open(*data, pebble.Options{})
+	st, err := openData(*data)
 	if err != nil {
-		return fmt.Errorf("--data %s: %w (is the server still running?)", *data, err)
+		return err
 	}
 	defer st.Close()
 	switch sub {

@@ -81,13 +81,24 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return fmt.Errorf("unknown keys command %q: use create, list or revoke", sub)
 }
 
-func keysOffline(ctx context.Context, sub, dir, project, name string, scope store.Scope, args []string, stdout io.Writer) error {
+// openData opens a stopped server's data directory for the offline
+// commands (keys --data, projects, users). It never creates one: a typo in
+// --data must not start an empty store.
+func openData(dir string) (*pebble.Store, error) {
 	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("--data %s: %w", dir, err)
+		return nil, fmt.Errorf("--data %s: %w", dir, err)
 	}
 	st, err := pebble.Open(dir, pebble.Options{})
 	if err != nil {
-		return fmt.Errorf("--data %s: %w (is the server still running?)", dir, err)
+		return nil, fmt.Errorf("--data %s: %w (is the server still running?)", dir, err)
+	}
+	return st, nil
+}
+
+func keysOffline(ctx context.Context, sub, dir, project, name string, scope store.Scope, args []string, stdout io.Writer) error {
+	st, err := openData(dir)
+	if err != nil {
+		return err
 	}
 	defer st.Close()
 	switch sub {

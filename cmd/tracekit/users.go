@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
-	"github.com/tracekit-oss/tracekit/internal/store/pebble"
 	"github.com/tracekit-oss/tracekit/internal/web"
 )
 
@@ -36,12 +35,9 @@ func runUsers(ctx context.Context, args []string, in io.Reader, stdout, stderr i
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*data); err != nil {
-		return fmt.Errorf("--data %s: %w", *data, err)
-	}
-	st, err := pebble.Open(*data, pebble.Options{})
+	st, err := openData(*data)
 	if err != nil {
-		return fmt.Errorf("--data %s: %w (is the server still running?)", *data, err)
+		return err
 	}
 	defer st.Close()
 	switch sub {

@@ -331,25 +331,36 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	hits := map[string]int64{}
 	last := map[string]time.Time{}
 	var rejected []string
-	reject := func(kind string, i int, msg string) {
-		rejected = append(rejected, fmt.Sprintf("%s[%d]: %s", kind, i, msg))
+	// accept checks what snapshots and log lines share, counts the hit, and
+	// returns the time to store (the server's when the SDK's is missing or
+	// more than an hour ahead).
+	accept := func(kind string, i int, bpID, traceID, spanID string, t time.Time, extra error) (time.Time, bool) {
+		err := extra
+		if !isKnown(bpID) {
+			err = fmt.Errorf("breakpoint %q is unknown for service %q", bpID, in.Service)
+		} else if e := checkIDs(traceID, spanID); e != nil {
+			err = e
+		}
+		if err != nil {
+			rejected = append(rejected, fmt.Sprintf("%s[%d]: %v", kind, i, err))
+			return t, false
+		}
+		if t.IsZero() || t.After(now.Add(time.Hour)) {
+			t = now
+		}
+		hits[bpID]++
+		last[bpID] = maxTime(last[bpID], t)
+		return t.UTC(), true
 	}
 	snaps := make([]store.Snapshot, 0, len(req.Snapshots))
 	for i, u := range req.Snapshots {
-		switch {
-		case !isKnown(u.BreakpointID):
-			reject("snapshots", i, fmt.Sprintf("breakpoint %q is unknown for service %q", u.BreakpointID, in.Service))
-			continue
-		case checkIDs(u.TraceID, u.SpanID) != nil:
-			reject("snapshots", i, checkIDs(u.TraceID, u.SpanID).Error())
-			continue
-		case len(u.Variables) > 0 && !isObject(u.Variables):
-			reject("snapshots", i, "variables must be a JSON object")
-			continue
+		var bad error
+		if len(u.Variables) > 0 && !isObject(u.Variables) {
+			bad = errors.New("variables must be a JSON object")
 		}
-		t := u.Time
-		if t.IsZero() || t.After(now.Add(time.Hour)) {
-			t = now
+		t, ok := accept("snapshots", i, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
+		if !ok {
+			continue
 		}
 		vars := u.Variables
 		if len(vars) == 0 {
@@ -358,36 +369,25 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		snaps = append(snaps, store.Snapshot{
 			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host, Instance: in.ID,
 			SDKVersion: in.SDKVersion, CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Function: u.Function,
-			Time: t.UTC(), TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Variables: vars,
+			Time: t, TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Variables: vars,
 			Stack: u.Stack, Truncated: u.Truncated,
 		})
-		hits[u.BreakpointID]++
-		last[u.BreakpointID] = maxTime(last[u.BreakpointID], t)
 	}
 	logs := make([]store.LogLine, 0, len(req.Logs))
 	for i, u := range req.Logs {
-		switch {
-		case !isKnown(u.BreakpointID):
-			reject("logs", i, fmt.Sprintf("breakpoint %q is unknown for service %q", u.BreakpointID, in.Service))
-			continue
-		case checkIDs(u.TraceID, u.SpanID) != nil:
-			reject("logs", i, checkIDs(u.TraceID, u.SpanID).Error())
-			continue
-		case len(u.Message) > 64<<10:
-			reject("logs", i, "message longer than 64 KiB")
-			continue
+		var bad error
+		if len(u.Message) > 64<<10 {
+			bad = errors.New("message longer than 64 KiB")
 		}
-		t := u.Time
-		if t.IsZero() || t.After(now.Add(time.Hour)) {
-			t = now
+		t, ok := accept("logs", i, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
+		if !ok {
+			continue
 		}
 		logs = append(logs, store.LogLine{
 			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host,
-			CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Time: t.UTC(),
+			CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Time: t,
 			TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Message: u.Message,
 		})
-		hits[u.BreakpointID]++
-		last[u.BreakpointID] = maxTime(last[u.BreakpointID], t)
 	}
 	if err := s.store(ctx, project, snaps, logs, hits, last); err != nil {
 		s.log.Error("store snapshots", "err", err)

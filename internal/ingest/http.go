@@ -27,8 +27,11 @@ const (
 
 // ServeHTTP handles POST /v1/traces.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// Errors are answered in the request's encoding: JSON for JSON bodies,
+	// protobuf otherwise (also for a missing or unsupported Content-Type).
+	mt, _, mtErr := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	ct := contentProto
-	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err == nil && mt == contentJSON {
+	if mtErr == nil && mt == contentJSON {
 		ct = contentJSON
 	}
 	if req.Method != http.MethodPost {
@@ -45,8 +48,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, ct, auth.Status(err), codes.Unauthenticated, err.Error(), 0)
 		return
 	}
-	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
-	if err != nil || (mt != contentProto && mt != contentJSON) {
+	if mtErr != nil || (mt != contentProto && mt != contentJSON) {
 		writeStatus(w, ct, http.StatusUnsupportedMediaType, codes.InvalidArgument,
 			fmt.Sprintf("unsupported Content-Type %q: send application/x-protobuf or application/json", req.Header.Get("Content-Type")), 0)
 		return
