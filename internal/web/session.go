@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -127,12 +129,54 @@ func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status i
 	d.render(w, r, status, "login", "Sign in", "", lv)
 }
 
-// safeNext keeps a redirect target on this site.
+// safeNext returns next, the page to show after signing in, if a browser
+// would resolve it to a page of this site, and "/" otherwise.
+//
+// A browser normalises a URL before resolving it (WHATWG URL parsing): it
+// strips leading and trailing control characters and spaces, removes tabs
+// and newlines anywhere, and reads a backslash as "/" in http(s) URLs. So
+// "/\t/evil" and "/\\evil" (Go notation) both mean "//evil", another host.
+// Rather than mimic those rules, safeNext refuses every control character
+// and backslash, then requires a path that starts with one "/" and names
+// no scheme, host or user. A browser does not decode "%2F" or "%09" in a
+// path, but a proxy in between might: the path is refused if a decoding of
+// it would be.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !sameSitePath(next) {
 		return "/"
 	}
 	return next
+}
+
+func sameSitePath(next string) bool {
+	if !localPath(next) || !utf8.ValidString(next) {
+		return false
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Opaque != "" || u.User != nil || u.Host != "" {
+		return false
+	}
+	path, _, _ := strings.Cut(next, "?")
+	path, _, _ = strings.Cut(path, "#")
+	for {
+		dec, err := url.PathUnescape(path)
+		if err != nil || !localPath(dec) {
+			return false
+		}
+		if dec == path {
+			return true // each round shortens the path, so this ends
+		}
+		path = dec
+	}
+}
+
+// localPath says whether s starts with a single "/" and holds no control
+// character or backslash.
+func localPath(s string) bool {
+	if len(s) == 0 || s[0] != '/' || len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\\' }) < 0
 }
 
 // errBadSignIn is what a user sees for an unknown user or a wrong password:
