@@ -52,12 +52,37 @@ type Service struct {
 	hub *hub
 	// Heartbeat is the SSE heartbeat interval.
 	heartbeat time.Duration
+	// maxAge and maxAhead bound the times of uploaded snapshots and logpoint
+	// lines around the server's clock.
+	maxAge, maxAhead time.Duration
 }
 
-// Options tune a Service; zero values take defaults.
+// Defaults of Options.
+const (
+	DefaultMaxSnapshotAge   = 30 * 24 * time.Hour
+	DefaultMaxSnapshotAhead = time.Hour
+)
+
+// Options tune a Service; zero (or negative) values take the defaults.
 type Options struct {
 	Now       func() time.Time
 	Heartbeat time.Duration
+	// MaxSnapshotAge is how long before the server's clock an uploaded
+	// snapshot or logpoint line may be timestamped (default 30 days, the
+	// default snapshot retention: older data would be dropped anyway).
+	MaxSnapshotAge time.Duration
+	// MaxSnapshotAhead is how far after the server's clock it may be
+	// timestamped (default 1h, for clock skew).
+	MaxSnapshotAhead time.Duration
+
+	_ struct{}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // New returns a Service over st. Call Run to deliver expiries and changes.
@@ -65,10 +90,12 @@ func New(st Store, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 15 * time.Second
+	return &Service{
+		st: st, log: log, now: opts.Now, hub: newHub(),
+		heartbeat: orDefault(opts.Heartbeat, 15*time.Second),
+		maxAge:    orDefault(opts.MaxSnapshotAge, DefaultMaxSnapshotAge),
+		maxAhead:  orDefault(opts.MaxSnapshotAhead, DefaultMaxSnapshotAhead),
 	}
-	return &Service{st: st, log: log, now: opts.Now, hub: newHub(), heartbeat: opts.Heartbeat}
 }
 
 // ValidationError names the field of a breakpoint that is wrong and why, so
@@ -386,9 +413,21 @@ func (s *Service) Close() { s.hub.closeAll() }
 // errNotActive is returned by Check for a breakpoint that is not active.
 var errNotActive = errors.New("breakpoint is not active")
 
+// ErrKillSwitch is returned by Check, and refuses uploads, while a
+// service's kill switch is on.
+var ErrKillSwitch = errors.New("the service's kill switch is on: nothing is captured")
+
 // Check evaluates a conditional breakpoint's condition on variables an SDK
-// sent. A breakpoint without a condition always captures.
+// sent. A breakpoint without a condition always captures; nothing captures
+// while the service's kill switch is on.
 func (s *Service) Check(ctx context.Context, project, service, id string, vars map[string]any) (bool, error) {
+	ks, err := s.st.KillSwitch(ctx, project, service)
+	if err != nil {
+		return false, err
+	}
+	if ks.Enabled {
+		return false, ErrKillSwitch
+	}
 	b, err := s.st.Breakpoint(ctx, project, id)
 	if err != nil {
 		return false, err

@@ -40,13 +40,21 @@ func (c *clock) add(d time.Duration) {
 type env struct {
 	srv        *httptest.Server
 	svc        *codemon.Service
+	st         *pebble.Store
 	clock      *clock
 	admin, sdk string
+	sdkKey     store.APIKey
 	otherAdmin string
 	cancel     func()
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, codemon.Options{})
+}
+
+// newEnvWith is newEnv with opts; Now and Heartbeat default to the test's.
+func newEnvWith(t *testing.T, opts codemon.Options) *env {
 	t.Helper()
 	st, err := pebble.Open(t.TempDir(), pebble.Options{})
 	if err != nil {
@@ -60,10 +68,16 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	admin, _, _ := auth.CreateKey(ctx, st, "p", "admin", store.ScopeAdmin, "", now)
-	sdk, _, _ := auth.CreateKey(ctx, st, "p", "sdk", store.ScopeIngest, "", now)
+	sdk, sdkKey, _ := auth.CreateKey(ctx, st, "p", "sdk", store.ScopeIngest, "", now)
 	other, _, _ := auth.CreateKey(ctx, st, "q", "admin", store.ScopeAdmin, "", now)
 	clk := &clock{t: now}
-	svc := codemon.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), codemon.Options{Now: clk.now, Heartbeat: 50 * time.Millisecond})
+	if opts.Now == nil {
+		opts.Now = clk.now
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 50 * time.Millisecond
+	}
+	svc := codemon.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	mux := http.NewServeMux()
 	authn := auth.NewAuthenticator(st)
 	svc.RegisterSDK(mux, authn)
@@ -72,7 +86,7 @@ func newEnv(t *testing.T) *env {
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(runCtx); close(done) }()
-	e := &env{srv: srv, svc: svc, clock: clk, admin: admin, sdk: sdk, otherAdmin: other, cancel: cancel}
+	e := &env{srv: srv, svc: svc, st: st, clock: clk, admin: admin, sdk: sdk, sdkKey: sdkKey, otherAdmin: other, cancel: cancel}
 	t.Cleanup(func() {
 		cancel()
 		<-done

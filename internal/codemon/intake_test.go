@@ -2,6 +2,8 @@ package codemon_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -191,4 +193,170 @@ func TestCompare(t *testing.T) {
 	if _, err := codemon.Compare(json.RawMessage(`{`), json.RawMessage(`{}`)); err == nil {
 		t.Error("malformed JSON compared")
 	}
+}
+
+// uploadResp is the answer to an upload.
+type uploadResp struct {
+	Accepted int      `json:"accepted"`
+	Rejected int      `json:"rejected"`
+	Error    string   `json:"error"`
+	Errors   []string `json:"errors"`
+}
+
+func TestKillSwitchEnforced(t *testing.T) {
+	e := newEnv(t)
+	b := e.create(t, map[string]any{"service": "pay", "capturePoint": "payment-failed"})
+	lp := e.create(t, map[string]any{"service": "pay", "type": "logpoint", "capturePoint": "timing", "message": "took {d}ms"})
+	web := e.create(t, map[string]any{"service": "web", "capturePoint": "x"})
+	upload := func(service, snapID, logID string) (int, uploadResp) {
+		t.Helper()
+		body := map[string]any{"service": service, "instance": "i-1",
+			"snapshots": []map[string]any{{"breakpointId": snapID, "time": e.clock.now(), "variables": map[string]any{"a": 1}}}}
+		if logID != "" {
+			body["logs"] = []map[string]any{{"breakpointId": logID, "time": e.clock.now(), "message": "took 3ms"}}
+		}
+		var out uploadResp
+		code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", body, &out)
+		return code, out
+	}
+	check := func() map[string]any {
+		t.Helper()
+		var out map[string]any
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/check", map[string]any{"service": "pay", "breakpointId": b.ID}, &out); code != 200 {
+			t.Fatalf("check: %d %v", code, out)
+		}
+		return out
+	}
+	if out := check(); out["capture"] != true {
+		t.Fatalf("check with the kill switch off: %v", out)
+	}
+	if code := e.call(t, e.admin, "PUT", "/api/v1/services/pay/killswitch", map[string]bool{"enabled": true}, nil); code != 200 {
+		t.Fatalf("kill switch on: %d", code)
+	}
+	if out := check(); out["capture"] != false || out["killSwitch"] != true {
+		t.Errorf("check with the kill switch on = %v, want capture false and killSwitch true", out)
+	}
+	code, out := upload("pay", b.ID, lp.ID)
+	if code != http.StatusConflict || !strings.Contains(out.Error, "kill switch") || !strings.Contains(out.Error, `"pay"`) {
+		t.Errorf("upload with the kill switch on: %d %+v, want 409 naming the kill switch and the service", code, out)
+	}
+	var snaps struct{ Snapshots []store.Snapshot }
+	e.call(t, e.admin, "GET", "/api/v1/snapshots?service=pay&lookback=1h", nil, &snaps)
+	var logs struct{ Logs []store.LogLine }
+	e.call(t, e.admin, "GET", "/api/v1/logs?service=pay&lookback=1h", nil, &logs)
+	var got bpJSON
+	e.call(t, e.admin, "GET", "/api/v1/breakpoints/"+b.ID, nil, &got)
+	if len(snaps.Snapshots) != 0 || len(logs.Logs) != 0 || got.Hits != 0 {
+		t.Errorf("stored with the kill switch on: %d snapshots, %d log lines, %d hits", len(snaps.Snapshots), len(logs.Logs), got.Hits)
+	}
+	// Another service's kill switch is its own.
+	if code, out := upload("web", web.ID, ""); code != http.StatusAccepted || out.Accepted != 1 {
+		t.Errorf("upload for another service: %d %+v", code, out)
+	}
+	e.call(t, e.admin, "PUT", "/api/v1/services/pay/killswitch", map[string]bool{"enabled": false}, nil)
+	if out := check(); out["capture"] != true {
+		t.Errorf("check with the kill switch off again: %v", out)
+	}
+	if code, out := upload("pay", b.ID, lp.ID); code != http.StatusAccepted || out.Accepted != 2 {
+		t.Errorf("upload with the kill switch off again: %d %+v", code, out)
+	}
+}
+
+func TestUploadTimeWindow(t *testing.T) {
+	type tc struct {
+		name string
+		time any // nil: not sent
+		want int
+	}
+	run := func(t *testing.T, e *env, cases []tc, window ...string) {
+		t.Helper()
+		for _, kind := range []string{"snapshots", "logs"} {
+			for i, c := range cases {
+				// One breakpoint per case: its hit count tells what was stored.
+				bp := map[string]any{"service": "pay", "capturePoint": fmt.Sprintf("c-%d", i)}
+				item := map[string]any{"variables": map[string]any{}}
+				if kind == "logs" {
+					bp["type"], bp["message"] = "logpoint", "x"
+					item = map[string]any{"message": "x"}
+				}
+				b := e.create(t, bp)
+				item["breakpointId"] = b.ID
+				if c.time != nil {
+					item["time"] = c.time
+				}
+				var out uploadResp
+				code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", map[string]any{"service": "pay", kind: []any{item}}, &out)
+				if code != c.want {
+					t.Errorf("%s %s: %d %+v, want %d", kind, c.name, code, out, c.want)
+				}
+				var got bpJSON
+				e.call(t, e.admin, "GET", "/api/v1/breakpoints/"+b.ID, nil, &got)
+				wantHits := int64(0)
+				if c.want == http.StatusAccepted {
+					wantHits = 1
+				}
+				if got.Hits != wantHits {
+					t.Errorf("%s %s: %d stored, want %d", kind, c.name, got.Hits, wantHits)
+				}
+				if c.want != http.StatusBadRequest {
+					continue
+				}
+				for _, w := range append([]string{kind + "[0].time"}, window...) {
+					if !strings.Contains(out.Error, w) {
+						t.Errorf("%s %s: error %q does not mention %q", kind, c.name, out.Error, w)
+					}
+				}
+			}
+		}
+	}
+	t.Run("defaults", func(t *testing.T) {
+		e := newEnv(t)
+		now := e.clock.now()
+		run(t, e, []tc{
+			{"year 1", "0001-03-04T05:06:07Z", 400},
+			{"1900", "1900-01-01T00:00:00Z", 400},
+			{"2h ahead", now.Add(2 * time.Hour), 400},
+			{"31 days ago", now.Add(-31 * 24 * time.Hour), 400},
+			{"a minute ago", now.Add(-time.Minute), 202},
+			{"59 min ahead", now.Add(59 * time.Minute), 202},
+			{"29 days ago", now.Add(-29 * 24 * time.Hour), 202},
+			{"not sent", nil, 202},
+			{"Go's zero time, also not sent", "0001-01-01T00:00:00Z", 202},
+		}, "30 days before", "1h after")
+	})
+	t.Run("configured", func(t *testing.T) {
+		e := newEnvWith(t, codemon.Options{MaxSnapshotAge: 2 * time.Hour, MaxSnapshotAhead: 5 * time.Minute})
+		now := e.clock.now()
+		run(t, e, []tc{
+			{"3h ago", now.Add(-3 * time.Hour), 400},
+			{"10 min ahead", now.Add(10 * time.Minute), 400},
+			{"1h ago", now.Add(-time.Hour), 202},
+		}, "2h before", "5m after")
+	})
+	t.Run("a bad time refuses the batch", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.create(t, map[string]any{"service": "pay", "capturePoint": "x"})
+		body := map[string]any{"service": "pay", "snapshots": []map[string]any{
+			{"breakpointId": b.ID, "time": e.clock.now()},
+			{"breakpointId": b.ID, "time": "1900-01-01T00:00:00Z"},
+		}}
+		var out uploadResp
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", body, &out); code != 400 || !strings.Contains(out.Error, "snapshots[1].time") {
+			t.Errorf("batch with a bad time: %d %+v", code, out)
+		}
+		var got bpJSON
+		if e.call(t, e.admin, "GET", "/api/v1/breakpoints/"+b.ID, nil, &got); got.Hits != 0 {
+			t.Errorf("%d stored from a refused batch", got.Hits)
+		}
+	})
+	t.Run("a time not sent is the server's", func(t *testing.T) {
+		e := newEnv(t)
+		b := e.create(t, map[string]any{"service": "pay", "capturePoint": "x"})
+		e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", map[string]any{"service": "pay", "snapshots": []any{map[string]any{"breakpointId": b.ID}}}, nil)
+		var list struct{ Snapshots []store.Snapshot }
+		e.call(t, e.admin, "GET", "/api/v1/snapshots?breakpoint="+b.ID+"&lookback=1h", nil, &list)
+		if len(list.Snapshots) != 1 || !list.Snapshots[0].Time.Equal(e.clock.now().UTC()) {
+			t.Errorf("snapshot without a time: %+v, want it at the server's now %s", list.Snapshots, e.clock.now())
+		}
+	})
 }

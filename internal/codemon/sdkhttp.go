@@ -247,6 +247,8 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) {
 	}
 	ok, err := s.Check(r.Context(), projectOf(r), in.Service, req.BreakpointID, req.Variables)
 	switch {
+	case errors.Is(err, ErrKillSwitch):
+		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": false, "killSwitch": true})
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNotActive):
 		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("breakpoint %q is not active for service %q", req.BreakpointID, in.Service))
 	case err != nil:
@@ -319,6 +321,22 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, project, now := r.Context(), projectOf(r), s.now().UTC()
 	s.hub.seen(project, in, now, 0)
+	// An SDK that missed the kill switch, or ignores it, stores nothing.
+	ks, err := s.st.KillSwitch(ctx, project, in.Service)
+	if err != nil {
+		s.log.Error("read kill switch", "project", project, "service", in.Service, "err", err)
+		w.Header().Set("Retry-After", "5")
+		api.WriteError(w, http.StatusServiceUnavailable, "could not read the kill switch: retry later")
+		return
+	}
+	if ks.Enabled {
+		api.WriteError(w, http.StatusConflict, fmt.Sprintf("kill switch of service %q is on: snapshots and log lines are refused until it is turned off", in.Service))
+		return
+	}
+	if err := s.checkTimes(req.Snapshots, req.Logs, now); err != nil {
+		api.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	known := map[string]bool{}
 	isKnown := func(id string) bool {
 		if v, ok := known[id]; ok {
@@ -332,8 +350,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	last := map[string]time.Time{}
 	var rejected []string
 	// accept checks what snapshots and log lines share, counts the hit, and
-	// returns the time to store (the server's when the SDK's is missing or
-	// more than an hour ahead).
+	// returns the time to store (the server's when the SDK's is missing).
 	accept := func(kind string, i int, bpID, traceID, spanID string, t time.Time, extra error) (time.Time, bool) {
 		err := extra
 		if !isKnown(bpID) {
@@ -345,7 +362,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 			rejected = append(rejected, fmt.Sprintf("%s[%d]: %v", kind, i, err))
 			return t, false
 		}
-		if t.IsZero() || t.After(now.Add(time.Hour)) {
+		if t.IsZero() {
 			t = now
 		}
 		hits[bpID]++
@@ -401,6 +418,50 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		resp["errors"] = rejected[:min(len(rejected), 10)]
 	}
 	api.WriteJSON(w, http.StatusAccepted, resp)
+}
+
+// checkTimes refuses a batch holding a time outside the window around now
+// that the store can file: a time in 1900 is a broken or hostile clock, and
+// would be dropped by retention anyway. A zero time means "not sent".
+func (s *Service) checkTimes(snaps []UploadSnapshot, logs []UploadLog, now time.Time) error {
+	from, to := now.Add(-s.maxAge), now.Add(s.maxAhead)
+	check := func(kind string, i int, t time.Time) error {
+		if t.IsZero() || (!t.Before(from) && !t.After(to)) {
+			return nil
+		}
+		return fmt.Errorf("%s[%d].time: %s is outside the accepted window, from %s before to %s after the server's time (%s); check the clock of the host",
+			kind, i, t.UTC().Format(time.RFC3339Nano), span(s.maxAge), span(s.maxAhead), now.Format(time.RFC3339))
+	}
+	for i, u := range snaps {
+		if err := check("snapshots", i, u.Time); err != nil {
+			return err
+		}
+	}
+	for i, u := range logs {
+		if err := check("logs", i, u.Time); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// span spells a duration for people: 30 days, 1h, 1h30m.
+func span(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == day:
+		return "1 day"
+	case d > day && d%day == 0:
+		return fmt.Sprintf("%d days", d/day)
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (s *Service) store(ctx context.Context, project string, snaps []store.Snapshot, logs []store.LogLine, hits map[string]int64, last map[string]time.Time) error {
