@@ -59,14 +59,32 @@ type Service struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxSnapshotAge   = 30 * 24 * time.Hour
-	DefaultMaxSnapshotAhead = time.Hour
+	DefaultMaxStreamsPerKey       = 64
+	DefaultMaxStreams             = 2048
+	DefaultMaxInstancesPerService = 1000
+	DefaultMaxServicesPerProject  = 1000
+	DefaultMaxSnapshotAge         = 30 * 24 * time.Hour
+	DefaultMaxSnapshotAhead       = time.Hour
 )
 
 // Options tune a Service; zero (or negative) values take the defaults.
 type Options struct {
 	Now       func() time.Time
 	Heartbeat time.Duration
+	// MaxStreamsPerKey bounds the SSE streams open at once with one API
+	// key (default 64); beyond it a new stream is answered 429.
+	MaxStreamsPerKey int
+	// MaxStreams bounds the SSE streams open at once on the server, all keys
+	// together (default 2048), so that streams cannot take every file
+	// descriptor of the process; beyond it a new stream is answered 429.
+	MaxStreams int
+	// MaxInstancesPerService bounds the SDK instances listed per service
+	// (default 1000). When full, the least recently seen instance without an
+	// open stream makes room; if every one streams, a new one is not listed.
+	MaxInstancesPerService int
+	// MaxServicesPerProject bounds the services whose instances are listed
+	// per project (default 1000), with the same eviction as instances.
+	MaxServicesPerProject int
 	// MaxSnapshotAge is how long before the server's clock an uploaded
 	// snapshot or logpoint line may be timestamped (default 30 days, the
 	// default snapshot retention: older data would be dropped anyway).
@@ -90,12 +108,27 @@ func New(st Store, log *slog.Logger, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	limits := hubLimits{
+		streamsPerKey:       orDefault(opts.MaxStreamsPerKey, DefaultMaxStreamsPerKey),
+		streams:             orDefault(opts.MaxStreams, DefaultMaxStreams),
+		instancesPerService: orDefault(opts.MaxInstancesPerService, DefaultMaxInstancesPerService),
+		servicesPerProject:  orDefault(opts.MaxServicesPerProject, DefaultMaxServicesPerProject),
+	}
 	return &Service{
-		st: st, log: log, now: opts.Now, hub: newHub(),
+		st: st, log: log, now: opts.Now, hub: newHub(limits),
 		heartbeat: orDefault(opts.Heartbeat, 15*time.Second),
 		maxAge:    orDefault(opts.MaxSnapshotAge, DefaultMaxSnapshotAge),
 		maxAhead:  orDefault(opts.MaxSnapshotAhead, DefaultMaxSnapshotAhead),
 	}
+}
+
+// KeyRevoked ends every SSE stream opened with the project's key keyID,
+// even one blocked writing to a client that stopped reading, and refuses
+// new streams with it. Authentication refuses a revoked key on new
+// requests, but a stream outlives its authentication: call KeyRevoked after
+// every key revocation.
+func (s *Service) KeyRevoked(project, keyID string) {
+	s.hub.keyRevoked(keyRef{project, keyID}, s.now())
 }
 
 // ValidationError names the field of a breakpoint that is wrong and why, so
@@ -402,7 +435,7 @@ func (s *Service) Run(ctx context.Context) {
 		for _, k := range s.hub.subscribedServices() {
 			s.changed(ctx, k.project, k.service)
 		}
-		s.hub.pruneInstances(s.now())
+		s.hub.prune(s.now())
 	}
 }
 

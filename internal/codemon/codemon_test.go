@@ -237,6 +237,7 @@ func TestLifecycleAndIsolation(t *testing.T) {
 type sseClient struct {
 	resp   *http.Response
 	events chan sseEvent
+	close  func()
 }
 
 type sseEvent struct {
@@ -244,11 +245,25 @@ type sseEvent struct {
 	comment        bool
 }
 
+// defaultStream is the stream query of openStream.
+const defaultStream = "service=pay&instance=i-1&host=web-1&sdk=go/test&environment=prod"
+
 func (e *env) openStream(t *testing.T, lastID string) *sseClient {
 	t.Helper()
+	c, code := e.tryStream(t, e.sdk, defaultStream, lastID)
+	if c == nil {
+		t.Fatalf("stream: %d", code)
+	}
+	return c
+}
+
+// tryStream opens a stream with key and query; it returns nil and the
+// status when the server does not answer 200 with an event stream.
+func (e *env) tryStream(t *testing.T, key, query, lastID string) (*sseClient, int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/codemon/stream?service=pay&instance=i-1&host=web-1&sdk=go/test&environment=prod", nil)
-	req.Header.Set("X-API-Key", e.sdk)
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/v1/codemon/stream?"+query, nil)
+	req.Header.Set("X-API-Key", key)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -258,10 +273,11 @@ func (e *env) openStream(t *testing.T, lastID string) *sseClient {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
 		cancel()
-		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		return nil, resp.StatusCode
 	}
-	c := &sseClient{resp: resp, events: make(chan sseEvent, 100)}
+	c := &sseClient{resp: resp, events: make(chan sseEvent, 100), close: func() { cancel(); resp.Body.Close() }}
 	go func() {
 		defer close(c.events)
 		sc := bufio.NewScanner(resp.Body)
@@ -272,7 +288,11 @@ func (e *env) openStream(t *testing.T, lastID string) *sseClient {
 			switch {
 			case line == "":
 				if ev != (sseEvent{}) {
-					c.events <- ev
+					select {
+					case c.events <- ev:
+					case <-ctx.Done():
+						return
+					}
 				}
 				ev = sseEvent{}
 			case strings.HasPrefix(line, ":"):
@@ -286,8 +306,24 @@ func (e *env) openStream(t *testing.T, lastID string) *sseClient {
 			}
 		}
 	}()
-	t.Cleanup(func() { cancel(); resp.Body.Close() })
-	return c
+	t.Cleanup(c.close)
+	return c, resp.StatusCode
+}
+
+// ended waits until the server ends the stream, skipping what it still sends.
+func (c *sseClient) ended(t *testing.T) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case _, ok := <-c.events:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("stream still open after 20s")
+		}
+	}
 }
 
 // next returns the next breakpoints event, skipping heartbeats.

@@ -81,6 +81,12 @@ func (s *Service) poll(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, c)
 }
 
+// aLongTimeAgo is a write deadline that makes a write in progress fail.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errStreamEnded is a write skipped because the stream was closed.
+var errStreamEnded = errors.New("stream closed")
+
 func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 	in, err := instanceFrom(r)
 	if err != nil {
@@ -88,11 +94,23 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	project := projectOf(r)
-	sub := s.hub.subscribe(project, in.Service)
-	defer s.hub.unsubscribe(project, in.Service, sub)
-	s.hub.seen(project, in, s.now(), 1)
-	defer s.hub.seen(project, in, s.now(), -1)
+	p, _ := auth.PrincipalFrom(r.Context())
+	project := p.Project
+	sub, err := s.hub.subscribe(serviceKey{project, in.Service}, keyRef{project, p.KeyID}, func() {
+		_ = rc.SetWriteDeadline(aLongTimeAgo)
+	})
+	if err != nil {
+		refuseStream(w, err)
+		return
+	}
+	defer s.hub.unsubscribe(sub)
+	// A full registry may not list the instance now; a heartbeat retries.
+	listed := s.hub.seen(project, in, s.now(), 1)
+	defer func() {
+		if listed {
+			s.hub.seen(project, in, s.now(), -1)
+		}
+	}()
 
 	c, err := s.Config(r.Context(), project, in.Service)
 	if err != nil {
@@ -103,25 +121,47 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// write runs f and flushes while the stream may be aborted by its end
+	// (key revocation, shutdown), even if the client stopped reading.
+	write := func(f func() error) error {
+		if !sub.beginWrite() {
+			return errStreamEnded
+		}
+		defer sub.endWrite()
+		if err := f(); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	sent := r.Header.Get("Last-Event-ID")
 	send := func(c Config) error {
 		if c.Version == sent {
 			return nil
 		}
 		body, _ := json.Marshal(c)
-		if _, err := fmt.Fprintf(w, "id: %s\nevent: breakpoints\ndata: %s\n\n", c.Version, body); err != nil {
+		err := write(func() error {
+			_, err := fmt.Fprintf(w, "id: %s\nevent: breakpoints\ndata: %s\n\n", c.Version, body)
 			return err
+		})
+		if err == nil {
+			sent = c.Version
 		}
-		sent = c.Version
-		return rc.Flush()
+		return err
 	}
-	if err := send(c); err != nil {
-		return
+	comment := func(text string) error {
+		return write(func() error {
+			_, err := io.WriteString(w, text)
+			return err
+		})
 	}
-	if sent == c.Version {
+	if c.Version == sent {
 		// Nothing to send on a resume: still flush the headers.
-		_, _ = io.WriteString(w, ": connected\n\n")
-		_ = rc.Flush()
+		err = comment(": connected\n\n")
+	} else {
+		err = send(c)
+	}
+	if err != nil {
+		return
 	}
 	beat := time.NewTicker(s.heartbeat)
 	defer beat.Stop()
@@ -136,14 +176,33 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-beat.C:
-			s.hub.seen(project, in, s.now(), 0)
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil {
-				return
+			if listed {
+				s.hub.seen(project, in, s.now(), 0)
+			} else {
+				listed = s.hub.seen(project, in, s.now(), 1)
 			}
-			if err := rc.Flush(); err != nil {
+			if err := comment(": heartbeat\n\n"); err != nil {
 				return
 			}
 		}
+	}
+}
+
+// streamRetryAfter is the Retry-After of a stream refused by a cap, in
+// seconds: the polling interval SDKs fall back to.
+const streamRetryAfter = "30"
+
+func refuseStream(w http.ResponseWriter, err error) {
+	var limit *streamLimitError
+	switch {
+	case errors.As(err, &limit):
+		w.Header().Set("Retry-After", streamRetryAfter)
+		api.WriteError(w, http.StatusTooManyRequests, err.Error())
+	case errors.Is(err, errKeyRevoked):
+		api.WriteError(w, http.StatusUnauthorized, err.Error())
+	default:
+		w.Header().Set("Retry-After", "5")
+		api.WriteError(w, http.StatusServiceUnavailable, err.Error())
 	}
 }
 
