@@ -9,11 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -124,7 +123,7 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) renderLogin(w http.ResponseWriter, r *http.Request, status int, lv loginView) {
 	lv.Token = randomToken()
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: lv.Token, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 3600})
+	d.setCookie(w, r, &http.Cookie{Name: loginCookie, Value: lv.Token, Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	lv.Next = safeNext(lv.Next)
 	d.render(w, r, status, "login", "Sign in", "", lv)
 }
@@ -194,15 +193,19 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.renderLogin(w, r, http.StatusForbidden, lv)
 		return
 	}
-	key := clientIP(r) + "\x00" + strings.ToLower(email)
-	if !d.limiter.allow(key) {
-		lv.Error = "Too many failed sign-ins: wait a minute and try again."
-		w.Header().Set("Retry-After", "60")
+	// The attempt is counted before its password is checked, so that
+	// guesses sent at once cannot all pass before the first one fails.
+	attempt, wait, ok := d.limits.reserve(email, d.clientAddr(r))
+	if !ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		lv.Error = fmt.Sprintf("Too many failed sign-ins: wait %d seconds and try again.", secs)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		d.renderLogin(w, r, http.StatusTooManyRequests, lv)
 		return
 	}
 	u, err := d.st.UserByEmail(r.Context(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		attempt.abandon()
 		d.fail(w, r, "sign in", err)
 		return
 	}
@@ -210,9 +213,8 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		hash = dummyHash // spend the same time as for a real user
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
-		d.limiter.fail(key)
-		lv.Error = errBadSignIn
+	if d.checkPassword(hash, password) != nil || err != nil {
+		lv.Error = errBadSignIn // the attempt stays counted
 		d.renderLogin(w, r, http.StatusUnauthorized, lv)
 		return
 	}
@@ -220,14 +222,14 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	now := d.now().UTC()
 	se := store.Session{Hash: tokenHash(token), UserID: u.ID, CSRF: randomToken(), CreatedAt: now, ExpiresAt: now.Add(d.ttl)}
 	if err := d.st.CreateSession(r.Context(), se); err != nil {
+		attempt.abandon()
 		d.fail(w, r, "sign in", err)
 		return
 	}
-	d.limiter.reset(key)
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1})
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, Expires: se.ExpiresAt,
+	attempt.succeeded()
+	d.setCookie(w, r, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	d.setCookie(w, r, &http.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Expires: se.ExpiresAt,
 	})
 	http.Redirect(w, r, safeNext(lv.Next), http.StatusSeeOther)
 }
@@ -237,70 +239,8 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "sign out", err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: -1})
+	d.setCookie(w, r, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// clientIP is the peer address; proxies' headers are not trusted, since
-// anyone can send them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// limiter counts failed sign-ins per key over a sliding window.
-type limiter struct {
-	mu     sync.Mutex
-	max    int
-	window time.Duration
-	now    func() time.Time
-	fails  map[string][]time.Time
-}
-
-func newLimiter(max int, window time.Duration, now func() time.Time) *limiter {
-	return &limiter{max: max, window: window, now: now, fails: map[string][]time.Time{}}
-}
-
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	ts := l.fails[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= l.window {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.fails, key)
-	} else {
-		l.fails[key] = ts
-	}
-	return ts
-}
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(key, l.now())) < l.max
-}
-
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.fails) > 100_000 { // under a spray of names, forget the oldest state rather than grow
-		for k := range l.fails {
-			l.recent(k, now)
-		}
-	}
-	l.fails[key] = append(l.recent(key, now), now)
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.fails, key)
 }
 
 // dummyHash is compared against when the user does not exist.

@@ -27,10 +27,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tracekit-oss/tracekit/internal/codemon"
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -74,6 +77,14 @@ type Config struct {
 	SessionTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TrustedProxies are the reverse proxies in front of the dashboard
+	// (see ParseTrustedProxies). A request whose peer address is in one of
+	// these prefixes may say, in X-Forwarded-Proto: https, that the browser
+	// used HTTPS (its cookies are then Secure), and, in X-Forwarded-For,
+	// which address the browser has (the right-most entry not itself in a
+	// trusted prefix; the sign-in limiter counts per address). Headers from
+	// any other peer are never believed. Empty: no proxy is trusted.
+	TrustedProxies []netip.Prefix
 
 	_ struct{}
 }
@@ -89,7 +100,11 @@ type Dashboard struct {
 	pages   map[string]*template.Template
 	static  http.Handler
 	version string
-	limiter *limiter
+	limits  *signInLimits
+	proxies trustedProxies
+	// checkPassword compares a password with its bcrypt hash; tests
+	// replace it to count and hold the comparisons.
+	checkPassword func(hash []byte, password string) error
 }
 
 // New parses the embedded templates and returns the dashboard.
@@ -107,7 +122,12 @@ func New(cfg Config) (*Dashboard, error) {
 	if d.ttl <= 0 {
 		d.ttl = 7 * 24 * time.Hour
 	}
-	d.limiter = newLimiter(10, time.Minute, d.now)
+	d.limits = newSignInLimits(d.now)
+	d.checkPassword = func(hash []byte, password string) error { return bcrypt.CompareHashAndPassword(hash, []byte(password)) }
+	var err error
+	if d.proxies, err = newTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	static, err := fs.Sub(assets, "static")
 	if err != nil {
 		return nil, err
@@ -246,7 +266,7 @@ func (d *Dashboard) inProject(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		v.project = p
-		http.SetCookie(w, &http.Cookie{Name: projectCookie, Value: p, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 365 * 24 * 3600})
+		d.setCookie(w, r, &http.Cookie{Name: projectCookie, Value: p, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})
 		next(w, r)
 	}
 }

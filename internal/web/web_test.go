@@ -40,9 +40,12 @@ type harness struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	now time.Time
+	// check, when set, replaces the bcrypt comparison of sign-in.
+	check func(hash []byte, password string) error
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a dashboard; configure, if given, changes its Config.
+func newHarness(t *testing.T, configure ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, now: time.Now().UTC()}
 	st, err := pebble.Open(t.TempDir(), pebble.Options{Now: h.clock})
@@ -60,9 +63,23 @@ func newHarness(t *testing.T) *harness {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cm := codemon.New(st, log, codemon.Options{Now: h.clock})
 	t.Cleanup(cm.Close)
-	h.d, err = New(Config{Store: st, Codemon: cm, Log: log, Now: h.clock, TraceRetention: 720 * time.Hour, SnapshotRetention: 720 * time.Hour})
+	cfg := Config{Store: st, Codemon: cm, Log: log, Now: h.clock, TraceRetention: 720 * time.Hour, SnapshotRetention: 720 * time.Hour}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	h.d, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	bcryptCheck := h.d.checkPassword
+	h.d.checkPassword = func(hash []byte, password string) error {
+		h.mu.Lock()
+		check := h.check
+		h.mu.Unlock()
+		if check != nil {
+			return check(hash, password)
+		}
+		return bcryptCheck(hash, password)
 	}
 	mux := http.NewServeMux()
 	h.d.Register(mux)
@@ -75,6 +92,13 @@ func (h *harness) clock() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.now
+}
+
+// setCheck replaces the bcrypt comparison of sign-in with check.
+func (h *harness) setCheck(check func(hash []byte, password string) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.check = check
 }
 
 func (h *harness) advance(d time.Duration) {
