@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"fmt"
 	"unicode/utf8"
 
@@ -24,15 +23,40 @@ type converted struct {
 	reason   string // why the first rejected span was refused
 }
 
-// convert turns OTLP traces into our spans, refusing spans with invalid IDs
-// or text that is not UTF-8.
-func convert(td ptrace.Traces) converted {
+// SpanLimits bound what one span may carry; a span beyond them is refused
+// (reported in the request's partial success), the others are kept.
+type SpanLimits struct {
+	// MaxAttributes caps the attributes of a span, of its resource, of an
+	// event and of a link.
+	MaxAttributes int
+	// MaxEvents and MaxLinks cap a span's events and links.
+	MaxEvents, MaxLinks int
+	// MaxValueDepth caps how deep arrays and key-value lists nest in one
+	// attribute value (a flat array is depth 1).
+	MaxValueDepth int
+}
+
+// DefaultSpanLimits are the documented defaults.
+func DefaultSpanLimits() SpanLimits {
+	return SpanLimits{MaxAttributes: 256, MaxEvents: 1024, MaxLinks: 1024, MaxValueDepth: 32}
+}
+
+// converter turns OTLP traces into our spans within its limits.
+type converter struct {
+	lim     SpanLimits
+	scratch []byte
+}
+
+// convert turns OTLP traces into our spans, refusing spans with invalid IDs,
+// text that is not UTF-8, or more than the limits allow.
+func convert(td ptrace.Traces, lim SpanLimits) converted {
+	c := converter{lim: lim}
 	var out converted
 	out.spans = make([]telemetry.Span, 0, td.SpanCount())
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		res, err := convertResource(rs.Resource())
+		res, err := c.resource(rs.Resource())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
@@ -49,7 +73,7 @@ func convert(td ptrace.Traces) converted {
 			}
 			for k := 0; k < spans.Len(); k++ {
 				var s telemetry.Span
-				if err := convertSpan(&s, spans.At(k)); err != nil {
+				if err := c.span(&s, spans.At(k)); err != nil {
 					out.reject(1, err.Error())
 					continue
 				}
@@ -71,8 +95,8 @@ func (c *converted) reject(n int, reason string) {
 	c.rejected += n
 }
 
-func convertResource(r pcommon.Resource) (*telemetry.Resource, error) {
-	attrs, err := convertAttrs(r.Attributes())
+func (c *converter) resource(r pcommon.Resource) (*telemetry.Resource, error) {
+	attrs, err := c.attrs(r.Attributes())
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +107,7 @@ func convertResource(r pcommon.Resource) (*telemetry.Resource, error) {
 	return res, nil
 }
 
-func convertSpan(s *telemetry.Span, in ptrace.Span) error {
+func (c *converter) span(s *telemetry.Span, in ptrace.Span) error {
 	tid, sid := in.TraceID(), in.SpanID()
 	if tid.IsEmpty() {
 		return fmt.Errorf("span %q: trace id is empty or all zero", in.Name())
@@ -115,8 +139,14 @@ func convertSpan(s *telemetry.Span, in ptrace.Span) error {
 		s.StatusCode = telemetry.StatusUnset
 	}
 	var err error
-	if s.Attributes, err = convertAttrs(in.Attributes()); err != nil {
+	if s.Attributes, err = c.attrs(in.Attributes()); err != nil {
 		return fmt.Errorf("span %s: %w", s.SpanID, err)
+	}
+	if n := in.Events().Len(); n > c.lim.MaxEvents {
+		return fmt.Errorf("span %s: %d events: more than the limit of %d", s.SpanID, n, c.lim.MaxEvents)
+	}
+	if n := in.Links().Len(); n > c.lim.MaxLinks {
+		return fmt.Errorf("span %s: %d links: more than the limit of %d", s.SpanID, n, c.lim.MaxLinks)
 	}
 	if evs := in.Events(); evs.Len() > 0 {
 		s.Events = make([]telemetry.Event, evs.Len())
@@ -126,7 +156,7 @@ func convertSpan(s *telemetry.Span, in ptrace.Span) error {
 				return fmt.Errorf("span %s: event name is not valid UTF-8", s.SpanID)
 			}
 			s.Events[i] = telemetry.Event{Name: truncate(ev.Name(), maxValueLen), TimeUnixNano: int64(ev.Timestamp())}
-			if s.Events[i].Attributes, err = convertAttrs(ev.Attributes()); err != nil {
+			if s.Events[i].Attributes, err = c.attrs(ev.Attributes()); err != nil {
 				return fmt.Errorf("span %s: event %q: %w", s.SpanID, ev.Name(), err)
 			}
 		}
@@ -139,7 +169,7 @@ func convertSpan(s *telemetry.Span, in ptrace.Span) error {
 			if !utf8.ValidString(s.Links[i].TraceState) {
 				return fmt.Errorf("span %s: link trace state is not valid UTF-8", s.SpanID)
 			}
-			if s.Links[i].Attributes, err = convertAttrs(l.Attributes()); err != nil {
+			if s.Links[i].Attributes, err = c.attrs(l.Attributes()); err != nil {
 				return fmt.Errorf("span %s: link: %w", s.SpanID, err)
 			}
 		}
@@ -147,9 +177,12 @@ func convertSpan(s *telemetry.Span, in ptrace.Span) error {
 	return nil
 }
 
-func convertAttrs(m pcommon.Map) ([]telemetry.Attribute, error) {
+func (c *converter) attrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 	if m.Len() == 0 {
 		return nil, nil
+	}
+	if m.Len() > c.lim.MaxAttributes {
+		return nil, fmt.Errorf("%d attributes: more than the limit of %d", m.Len(), c.lim.MaxAttributes)
 	}
 	out := make([]telemetry.Attribute, 0, m.Len())
 	var err error
@@ -159,7 +192,7 @@ func convertAttrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 			return false
 		}
 		var tv telemetry.Value
-		if tv, err = convertValue(v); err != nil {
+		if tv, err = c.value(v); err != nil {
 			err = fmt.Errorf("attribute %q: %w", k, err)
 			return false
 		}
@@ -169,12 +202,12 @@ func convertAttrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 	return out, err
 }
 
-func convertValue(v pcommon.Value) (telemetry.Value, error) {
+func (c *converter) value(v pcommon.Value) (telemetry.Value, error) {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
 		s := v.Str()
 		if !utf8.ValidString(s) {
-			return telemetry.Value{}, fmt.Errorf("value is not valid UTF-8")
+			return telemetry.Value{}, errNotUTF8
 		}
 		return telemetry.StringValue(truncate(s, maxValueLen)), nil
 	case pcommon.ValueTypeBool:
@@ -187,41 +220,18 @@ func convertValue(v pcommon.Value) (telemetry.Value, error) {
 		b := v.Bytes().AsRaw()
 		return telemetry.Value{Type: telemetry.TypeBytes, Str: string(b[:min(len(b), maxValueLen)])}, nil
 	case pcommon.ValueTypeSlice, pcommon.ValueTypeMap:
-		raw := v.AsRaw()
-		if !validUTF8(raw) {
-			return telemetry.Value{}, fmt.Errorf("value is not valid UTF-8")
+		j := jsonValue{maxDepth: c.lim.MaxValueDepth, maxLen: maxValueLen, buf: c.scratch[:0]}
+		if err := j.append(v, 0); err != nil {
+			return telemetry.Value{}, err
 		}
-		j, err := json.Marshal(raw)
-		if err != nil {
-			return telemetry.Value{}, fmt.Errorf("encode value: %w", err)
-		}
+		c.scratch = j.buf
 		t := telemetry.TypeArray
 		if v.Type() == pcommon.ValueTypeMap {
 			t = telemetry.TypeMap
 		}
-		return telemetry.Value{Type: t, Str: string(j)}, nil
+		return telemetry.Value{Type: t, Str: string(j.buf)}, nil
 	}
 	return telemetry.Value{}, nil
-}
-
-func validUTF8(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return utf8.ValidString(x)
-	case []any:
-		for _, e := range x {
-			if !validUTF8(e) {
-				return false
-			}
-		}
-	case map[string]any:
-		for k, e := range x {
-			if !utf8.ValidString(k) || !validUTF8(e) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

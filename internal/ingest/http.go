@@ -1,10 +1,8 @@
 package ingest
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 )
 
@@ -53,39 +52,31 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			fmt.Sprintf("unsupported Content-Type %q: send application/x-protobuf or application/json", req.Header.Get("Content-Type")), 0)
 		return
 	}
-	reserve := r.cfg.MaxBodyBytes
-	if req.ContentLength >= 0 && req.ContentLength < reserve {
-		reserve = req.ContentLength
+	charge := reqbody.NewCharge(r.budget, p.Project)
+	defer charge.Release()
+	body, err := reqbody.Read(req, r.lim, charge)
+	if err == nil && !charge.Add(decodeFactor*int64(len(body))) {
+		err = reqbody.ErrOverloaded
 	}
-	if req.ContentLength > r.cfg.MaxBodyBytes {
-		writeStatus(w, ct, http.StatusRequestEntityTooLarge, codes.InvalidArgument,
-			fmt.Sprintf("request body of %d bytes exceeds the limit of %d bytes: send smaller batches", req.ContentLength, r.cfg.MaxBodyBytes), 0)
-		return
-	}
-	if !r.acquire(reserve) {
-		r.m.refused.WithLabelValues("http", "overload").Inc()
-		writeStatus(w, ct, http.StatusTooManyRequests, codes.Unavailable, errOverloaded.Error(), 1)
-		return
-	}
-	defer r.release(reserve)
-
-	body, status, err := r.readBody(w, req)
 	if err != nil {
-		writeStatus(w, ct, status, codes.InvalidArgument, err.Error(), 0)
+		var re *reqbody.Error
+		errors.As(err, &re)
+		status, retry := reqbody.StatusOf(err, http.StatusBadRequest), 0
+		reason, code := "invalid", codes.InvalidArgument
+		if re != nil && re.RetryAfter > 0 {
+			retry, reason, code = re.RetryAfter, "overload", codes.Unavailable
+		}
+		r.m.refused.WithLabelValues("http", reason).Inc()
+		writeStatus(w, ct, status, code, err.Error(), retry)
 		return
 	}
-	er := ptraceotlp.NewExportRequest()
-	if ct == contentJSON {
-		err = er.UnmarshalJSON(body)
-	} else {
-		err = er.UnmarshalProto(body)
-	}
+	td, err := r.decode(body, ct == contentJSON)
 	if err != nil {
 		r.m.refused.WithLabelValues("http", "invalid").Inc()
-		writeStatus(w, ct, http.StatusBadRequest, codes.InvalidArgument, fmt.Sprintf("malformed OTLP %s body: %v", strings.TrimPrefix(ct, "application/"), err), 0)
+		writeStatus(w, ct, http.StatusBadRequest, codes.InvalidArgument, err.Error(), 0)
 		return
 	}
-	res, err := r.store(req.Context(), "http", p.Project, er.Traces())
+	res, err := r.store(req.Context(), "http", p.Project, td)
 	var inv errInvalid
 	switch {
 	case errors.As(err, &inv):
@@ -116,44 +107,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// readBody reads the body within the size limits, undoing gzip.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, int, error) {
-	body := http.MaxBytesReader(w, req.Body, r.cfg.MaxBodyBytes)
-	var rd io.Reader = body
-	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			return nil, tooLargeOr(err, http.StatusBadRequest), fmt.Errorf("body is not valid gzip: %w", err)
-		}
-		defer gz.Close()
-		rd = io.LimitReader(gz, r.cfg.MaxDecodedBytes+1)
-	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Encoding %q: send gzip or no encoding", enc)
-	}
-	b, err := io.ReadAll(rd)
-	if err != nil {
-		return nil, tooLargeOr(err, http.StatusBadRequest), fmt.Errorf("read body: %w", err)
-	}
-	if int64(len(b)) > r.cfg.MaxDecodedBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body exceeds the limit of %d bytes", r.cfg.MaxDecodedBytes)
-	}
-	return b, 0, nil
-}
-
-func tooLargeOr(err error, status int) int {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return status
-}
-
 // writeStatus writes an OTLP error response: a google.rpc.Status in the
 // request's encoding, and Retry-After for retryable refusals.
 func writeStatus(w http.ResponseWriter, ct string, httpStatus int, code codes.Code, msg string, retryAfter int) {
-	st := &status.Status{Code: int32(code), Message: msg}
+	// The message may quote the request (invalid UTF-8 included), which
+	// protojson would refuse to encode.
+	st := &status.Status{Code: int32(code), Message: strings.ToValidUTF8(msg, "\uFFFD")}
 	var b []byte
 	if ct == contentJSON {
 		b, _ = protojson.Marshal(st)

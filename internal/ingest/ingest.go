@@ -13,13 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 )
 
@@ -28,30 +29,55 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (auth.Principal, error)
 }
 
-// Config bounds what the receiver accepts.
+// Config bounds what the receiver accepts. Zero fields take the defaults.
 type Config struct {
-	// MaxBodyBytes caps a request body as sent (compressed or not).
+	// MaxBodyBytes caps a request body as sent (compressed or not), and a
+	// gRPC message.
 	MaxBodyBytes int64
 	// MaxDecodedBytes caps a body after gzip decompression.
 	MaxDecodedBytes int64
-	// MaxInFlightBytes caps the bytes of all requests being processed at
-	// once; past it requests are refused with 429 and Retry-After.
-	MaxInFlightBytes int64
+	// MaxRatio caps how many times a gzip body may expand (checked past
+	// 1 MiB decompressed).
+	MaxRatio int64
+	// MaxSpansPerRequest caps the spans of one request; a request with more
+	// is refused whole.
+	MaxSpansPerRequest int
+	// Spans bounds each span; a span beyond them is refused alone.
+	Spans SpanLimits
+	// Budget is the byte budget that every request in flight is charged
+	// against as its body arrives and is decoded; past it requests are
+	// refused with 429 and Retry-After. Nil: a budget of 256 MiB of which
+	// one project may hold half.
+	Budget *reqbody.Budget
+	// MaxGRPCInFlight caps the gRPC exports being received at once (each
+	// may hold up to MaxBodyBytes before it is charged to the budget).
+	MaxGRPCInFlight int
 }
 
 // DefaultConfig returns the limits used when a field is zero.
 func DefaultConfig() Config {
-	return Config{MaxBodyBytes: 16 << 20, MaxDecodedBytes: 64 << 20, MaxInFlightBytes: 256 << 20}
+	return Config{MaxBodyBytes: 16 << 20, MaxDecodedBytes: 64 << 20, MaxRatio: 100, MaxSpansPerRequest: 100_000,
+		Spans: DefaultSpanLimits(), MaxGRPCInFlight: 16}
 }
+
+// DefaultBudgetBytes is the in-flight budget when Config.Budget is nil.
+const DefaultBudgetBytes = 256 << 20
+
+// decodeFactor is what a decoded request costs in memory per byte of its
+// body, on top of the body itself: the collector's pdata structures and our
+// spans (measured by TestDecodeFactor).
+const decodeFactor = 4
 
 // Receiver is the OTLP trace receiver.
 type Receiver struct {
-	w        store.SpanWriter
-	auth     Authenticator
-	cfg      Config
-	log      *slog.Logger
-	m        *metrics
-	inflight atomic.Int64
+	w      store.SpanWriter
+	auth   Authenticator
+	cfg    Config
+	lim    reqbody.Limits
+	budget *reqbody.Budget
+	grpcIn chan struct{}
+	log    *slog.Logger
+	m      *metrics
 }
 
 type metrics struct {
@@ -62,16 +88,7 @@ type metrics struct {
 
 // New returns a receiver writing to w. Metrics are registered on reg.
 func New(w store.SpanWriter, a Authenticator, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Receiver, error) {
-	d := DefaultConfig()
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = d.MaxBodyBytes
-	}
-	if cfg.MaxDecodedBytes <= 0 {
-		cfg.MaxDecodedBytes = max(d.MaxDecodedBytes, cfg.MaxBodyBytes)
-	}
-	if cfg.MaxInFlightBytes <= 0 {
-		cfg.MaxInFlightBytes = max(d.MaxInFlightBytes, 4*cfg.MaxDecodedBytes)
-	}
+	cfg = cfg.withDefaults()
 	m := &metrics{
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tracekit_ingest_spans_accepted_total", Help: "Spans accepted and stored.",
@@ -89,22 +106,78 @@ func New(w store.SpanWriter, a Authenticator, cfg Config, log *slog.Logger, reg 
 			return nil, fmt.Errorf("register ingest metrics: %w", err)
 		}
 	}
-	return &Receiver{w: w, auth: a, cfg: cfg, log: log, m: m}, nil
+	return &Receiver{
+		w: w, auth: a, cfg: cfg, log: log, m: m, budget: cfg.Budget,
+		lim:    reqbody.Limits{MaxBytes: cfg.MaxBodyBytes, MaxDecodedBytes: cfg.MaxDecodedBytes, MaxRatio: cfg.MaxRatio, RatioFloor: 1 << 20},
+		grpcIn: make(chan struct{}, cfg.MaxGRPCInFlight),
+	}, nil
+}
+
+func (cfg Config) withDefaults() Config {
+	d := DefaultConfig()
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if cfg.MaxDecodedBytes <= 0 {
+		cfg.MaxDecodedBytes = max(d.MaxDecodedBytes, cfg.MaxBodyBytes)
+	}
+	if cfg.MaxRatio <= 0 {
+		cfg.MaxRatio = d.MaxRatio
+	}
+	if cfg.MaxSpansPerRequest <= 0 {
+		cfg.MaxSpansPerRequest = d.MaxSpansPerRequest
+	}
+	if cfg.Spans.MaxAttributes <= 0 {
+		cfg.Spans.MaxAttributes = d.Spans.MaxAttributes
+	}
+	if cfg.Spans.MaxEvents <= 0 {
+		cfg.Spans.MaxEvents = d.Spans.MaxEvents
+	}
+	if cfg.Spans.MaxLinks <= 0 {
+		cfg.Spans.MaxLinks = d.Spans.MaxLinks
+	}
+	if cfg.Spans.MaxValueDepth <= 0 {
+		cfg.Spans.MaxValueDepth = d.Spans.MaxValueDepth
+	}
+	if cfg.MaxGRPCInFlight <= 0 {
+		cfg.MaxGRPCInFlight = d.MaxGRPCInFlight
+	}
+	if cfg.Budget == nil {
+		cfg.Budget = reqbody.NewBudget(DefaultBudgetBytes, 0)
+	}
+	return cfg
 }
 
 // errOverloaded means the in-flight budget is spent: retry later.
 var errOverloaded = errors.New("server is overloaded: retry later")
 
-// acquire reserves n bytes of the in-flight budget.
-func (r *Receiver) acquire(n int64) bool {
-	if r.inflight.Add(n) > r.cfg.MaxInFlightBytes {
-		r.inflight.Add(-n)
-		return false
+// decode checks a body's structure without recursion, then decodes it.
+func (r *Receiver) decode(body []byte, json bool) (ptrace.Traces, error) {
+	lim := scanLimits{maxValueDepth: r.cfg.Spans.MaxValueDepth, maxSpans: r.cfg.MaxSpansPerRequest}
+	er := ptraceotlp.NewExportRequest()
+	if json {
+		if err := scanJSON(body, jsonDepthFor(lim.maxValueDepth)); err != nil {
+			return ptrace.Traces{}, err
+		}
+		if err := er.UnmarshalJSON(body); err != nil {
+			return ptrace.Traces{}, fmt.Errorf("malformed OTLP json body: %w", err)
+		}
+		if n := er.Traces().SpanCount(); n > lim.maxSpans {
+			return ptrace.Traces{}, fmt.Errorf("%w: %d, more than %d (send smaller batches)", errTooManySpans, n, lim.maxSpans)
+		}
+		return er.Traces(), nil
 	}
-	return true
+	if err := scanProto(body, lim); err != nil {
+		if errors.Is(err, errTooDeep) || errors.Is(err, errTooManySpans) {
+			return ptrace.Traces{}, err
+		}
+		return ptrace.Traces{}, fmt.Errorf("malformed OTLP protobuf body: %w", err)
+	}
+	if err := er.UnmarshalProto(body); err != nil {
+		return ptrace.Traces{}, fmt.Errorf("malformed OTLP protobuf body: %w", err)
+	}
+	return er.Traces(), nil
 }
-
-func (r *Receiver) release(n int64) { r.inflight.Add(-n) }
 
 // result is what storing one request came to.
 type result struct {
@@ -120,7 +193,7 @@ func (e errInvalid) Error() string { return e.msg }
 // store converts and writes one decoded request for project.
 func (r *Receiver) store(ctx context.Context, transport, project string, td ptrace.Traces) (result, error) {
 	start := time.Now()
-	c := convert(td)
+	c := convert(td, r.cfg.Spans)
 	if c.rejected > 0 {
 		r.m.refused.WithLabelValues(transport, "invalid").Add(float64(c.rejected))
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/ingest"
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
@@ -190,6 +191,20 @@ func TestPartialSuccess(t *testing.T) {
 	}
 }
 
+// twoLetters is n bytes of a and b at random: gzip shrinks it about 7 times,
+// well within the ratio a bomb exceeds.
+func twoLetters(n int) []byte {
+	b := make([]byte, n)
+	x := uint64(88172645463325252)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = 'a' + byte(x&1)
+	}
+	return b
+}
+
 func TestBadInput(t *testing.T) {
 	good := protoBody(t, traces(1))
 	badUTF8 := traces(1)
@@ -222,10 +237,11 @@ func TestBadInput(t *testing.T) {
 	f("revoked key", "revoked", "application/x-protobuf", "", good, 401, "revoked")
 	f("wrong content type", "ingest-a", "text/plain", "", good, 415, "unsupported Content-Type")
 	f("no content type", "ingest-a", "", "", good, 415, "unsupported Content-Type")
-	f("malformed proto", "ingest-a", "application/x-protobuf", "", []byte("\xff\xff\xff\xff garbage"), 400, "malformed OTLP x-protobuf")
+	f("malformed proto", "ingest-a", "application/x-protobuf", "", []byte("\xff\xff\xff\xff garbage"), 400, "malformed OTLP protobuf")
 	f("empty body is an empty request", "ingest-a", "application/x-protobuf", "", nil, 200, "")
 	f("too large", "ingest-a", "application/x-protobuf", "", make([]byte, 2<<20), 413, "exceeds the limit")
-	f("gzip bomb", "ingest-a", "application/x-protobuf", "gzip", bomb.Bytes(), 413, "decompressed body exceeds")
+	f("gzip bomb", "ingest-a", "application/x-protobuf", "gzip", bomb.Bytes(), 413, "decompression bomb")
+	f("decompressed too large", "ingest-a", "application/x-protobuf", "gzip", gz(t, twoLetters(5<<20)), 413, "decompressed body exceeds")
 	f("not gzip", "ingest-a", "application/x-protobuf", "gzip", good, 400, "not valid gzip")
 	f("unknown encoding", "ingest-a", "application/x-protobuf", "br", good, 415, "Content-Encoding")
 	f("zero trace id", "ingest-a", "application/x-protobuf", "", protoBody(t, zeroTrace), 400, "trace id is empty")
@@ -264,8 +280,10 @@ func TestScopeAndMethod(t *testing.T) {
 func TestOverloadAnswers429(t *testing.T) {
 	w := &memWriter{block: make(chan struct{}), entered: make(chan struct{}, 16)}
 	body := protoBody(t, traces(50))
-	// Room for exactly two requests in flight.
-	r := newReceiver(t, w, ingest.Config{MaxBodyBytes: int64(len(body)), MaxInFlightBytes: int64(2 * len(body))})
+	// Room for exactly two requests in flight: each holds its body and
+	// four times that for decoding (and a byte each to see the end).
+	budget := reqbody.NewBudget(int64(10*len(body)+2), int64(10*len(body)+2))
+	r := newReceiver(t, w, ingest.Config{MaxBodyBytes: int64(len(body)), Budget: budget})
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
