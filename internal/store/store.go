@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
@@ -25,8 +26,30 @@ var ErrConflict = errors.New("already exists")
 
 // SpanWriter appends spans. A nil error means every span is durable: it
 // survives a crash of the process.
+//
+// A backend may refuse some spans of a batch, for example those that would
+// give a project more services or a service more operation names than it
+// allows, and store the others: it then returns a *PartialWriteError, and
+// the spans it did not refuse are as durable as after a nil error. After any
+// other error the caller cannot count on any span of the batch being stored.
 type SpanWriter interface {
 	WriteSpans(ctx context.Context, project string, spans []telemetry.Span) error
+}
+
+// PartialWriteError reports the spans of a batch that WriteSpans refused
+// while it stored the rest. Ingest tells the client with an OTLP partial
+// success, so that its exporter does not retry them.
+type PartialWriteError struct {
+	// Refused is how many spans of the batch were not stored.
+	Refused int
+	// Reason says why, naming the limit reached, e.g. `project "p" has
+	// reached its limit of 1000 services; spans of new service "x" refused`.
+	Reason string
+}
+
+// Error says how many spans were refused and why.
+func (e *PartialWriteError) Error() string {
+	return fmt.Sprintf("%d spans not stored: %s", e.Refused, e.Reason)
 }
 
 // TraceReader finds and reads traces of one project.
