@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,16 @@ type proc struct {
 	base string
 	out  *bytes.Buffer
 	done chan error
+
+	mu     sync.Mutex
+	stdout strings.Builder
+}
+
+// stdoutText is what the server printed on stdout so far.
+func (p *proc) stdoutText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
 }
 
 var endpointLine = regexp.MustCompile(`OTLP/HTTP endpoint: (http://[0-9.:]+)/v1/traces`)
@@ -83,6 +94,9 @@ func startServer(t *testing.T, dataDir string, extra ...string) *proc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			p.mu.Lock()
+			p.stdout.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
 			if m := endpointLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/server"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/waterfall"
+	"github.com/tracekit-oss/tracekit/internal/web"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,14 +29,36 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	maxBody := f.int("max-body", int(d.MaxBodyBytes), "largest OTLP/HTTP request body in bytes")
 	fsync := f.bool("fsync", d.Sync, "fsync every write (survive power loss, not only crashes)")
 	withDemo := f.bool("demo", false, "send demo traffic to this server once it is up and print a trace")
+	proxies := f.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (empty: none)")
+	l := d.Limits
+	inflight := f.int("max-inflight-bytes", int(l.MaxInFlightBytes), "memory budget of request bodies being read and decoded; one project may hold half")
+	spansPerReq := f.int("max-spans-per-request", l.MaxSpansPerRequest, "most spans in one OTLP request")
+	maxAttrs := f.int("max-attributes", l.MaxAttributes, "most attributes on a span, resource, event or link (the span is refused beyond)")
+	valueDepth := f.int("max-value-depth", l.MaxValueDepth, "deepest nesting of arrays and maps in an attribute value")
+	minRate := f.int("min-body-rate", int(l.MinBodyRate), "slowest accepted request body, bytes/s averaged after its first 10s (0: no minimum)")
+	bodyTimeout := f.duration("body-timeout", l.BodyTimeout, "longest time a request body may take to arrive")
+	writeTimeout := f.duration("write-timeout", l.WriteTimeout, "longest time to write a response (SSE streams excepted)")
+	maxConns := f.int("max-conns", l.MaxConns, "most open connections per listener (kept below the file limit)")
+	maxConnsIP := f.int("max-conns-per-ip", l.MaxConnsPerIP, "most open connections per listener from one client address")
+	maxStreams := f.int("max-streams", l.MaxStreams, "most open code-monitoring SSE streams")
+	maxStreamsKey := f.int("max-streams-per-key", l.MaxStreamsPerKey, "most open code-monitoring SSE streams per API key")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	trusted, err := web.ParseTrustedProxies(*proxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	cfg := server.Config{
 		DataDir: *data, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
 		MaxBodyBytes: int64(*maxBody), Sync: *fsync, SeedAPIKey: os.Getenv("TRACEKIT_API_KEY"),
 		RetentionInterval: d.RetentionInterval, SnapshotRetention: *snapRet, Heartbeat: d.Heartbeat,
-		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"),
+		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"), TrustedProxies: trusted,
+		Limits: server.Limits{
+			MaxInFlightBytes: int64(*inflight), MaxSpansPerRequest: *spansPerReq, MaxAttributes: *maxAttrs,
+			MaxValueDepth: *valueDepth, MinBodyRate: int64(*minRate), BodyTimeout: *bodyTimeout, WriteTimeout: *writeTimeout,
+			MaxConns: *maxConns, MaxConnsPerIP: *maxConnsIP, MaxStreams: *maxStreams, MaxStreamsPerKey: *maxStreamsKey,
+		},
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := server.New(ctx, cfg, log)

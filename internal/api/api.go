@@ -47,17 +47,24 @@ type SnapshotLinker interface {
 	SnapshotsOfTrace(ctx context.Context, project, traceID string, start, end time.Time) ([]store.Snapshot, error)
 }
 
-// API is the /api/v1 handler set.
-type API struct {
-	st    Store
-	snaps SnapshotLinker
-	log   *slog.Logger
-	now   func() time.Time
+// Codemon is what the API needs of code monitoring: the snapshots of a
+// trace, and ending the SSE streams of a key it revokes.
+type Codemon interface {
+	SnapshotLinker
+	KeyRevoked(project, keyID string)
 }
 
-// New returns the API over st; snaps may be nil.
-func New(st Store, snaps SnapshotLinker, log *slog.Logger) *API {
-	return &API{st: st, snaps: snaps, log: log, now: time.Now}
+// API is the /api/v1 handler set.
+type API struct {
+	st  Store
+	cm  Codemon
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns the API over st; cm may be nil.
+func New(st Store, cm Codemon, log *slog.Logger) *API {
+	return &API{st: st, cm: cm, log: log, now: time.Now}
 }
 
 // Register adds the API's routes to mux, guarded by a.
@@ -125,9 +132,9 @@ func (a *API) getTrace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := TraceJSON{TraceID: id.String(), Spans: SpansJSON(spans), Snapshots: []SnapshotRefJSON{}}
-	if a.snaps != nil {
+	if a.cm != nil {
 		sum := store.Summarize(spans)
-		snaps, err := a.snaps.SnapshotsOfTrace(r.Context(), project(r), id.String(), sum.Start, sum.Start.Add(sum.Duration))
+		snaps, err := a.cm.SnapshotsOfTrace(r.Context(), project(r), id.String(), sum.Start, sum.Start.Add(sum.Duration))
 		if err != nil {
 			a.fail(w, "snapshots of trace "+id.String(), err)
 			return

@@ -64,5 +64,8 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "revoke key", err)
 		return
 	}
+	if a.cm != nil {
+		a.cm.KeyRevoked(project(r), r.PathValue("id"))
+	}
 	w.WriteHeader(http.StatusNoContent)
 }

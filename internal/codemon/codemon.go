@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/sdk/go/condition"
 )
@@ -55,6 +56,7 @@ type Service struct {
 	// maxAge and maxAhead bound the times of uploaded snapshots and logpoint
 	// lines around the server's clock.
 	maxAge, maxAhead time.Duration
+	budget           *reqbody.Budget
 }
 
 // Defaults of Options.
@@ -92,6 +94,9 @@ type Options struct {
 	// MaxSnapshotAhead is how far after the server's clock it may be
 	// timestamped (default 1h, for clock skew).
 	MaxSnapshotAhead time.Duration
+	// Budget is the in-flight byte budget that uploads are charged to
+	// while read and decoded (nil: none).
+	Budget *reqbody.Budget
 
 	_ struct{}
 }
@@ -119,6 +124,7 @@ func New(st Store, log *slog.Logger, opts Options) *Service {
 		heartbeat: orDefault(opts.Heartbeat, 15*time.Second),
 		maxAge:    orDefault(opts.MaxSnapshotAge, DefaultMaxSnapshotAge),
 		maxAhead:  orDefault(opts.MaxSnapshotAhead, DefaultMaxSnapshotAhead),
+		budget:    opts.Budget,
 	}
 }
 

@@ -1,18 +1,19 @@
 package codemon
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/auth"
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
@@ -206,28 +207,38 @@ func refuseStream(w http.ResponseWriter, err error) {
 	}
 }
 
-// decodeBody reads a JSON body (gzip allowed) of at most maxUpload bytes.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body := io.Reader(http.MaxBytesReader(w, r.Body, maxUpload))
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
-		gz, err := gzip.NewReader(body)
-		if err != nil {
-			return fmt.Errorf("body is not valid gzip: %w", err)
-		}
-		defer gz.Close()
-		body = io.LimitReader(gz, maxUpload+1)
-	}
-	data, err := io.ReadAll(body)
+// maxUploadDepth bounds how deep a JSON body nests: SDKs capture at most 10
+// levels of variables, and the dashboard and compare walk what is stored.
+const maxUploadDepth = 64
+
+// decodeBody reads a JSON body (gzip allowed) of at most maxUpload bytes,
+// charged to the server's in-flight budget while it is decoded.
+func (s *Service) decodeBody(r *http.Request, v any) error {
+	charge := reqbody.NewCharge(s.budget, projectOf(r))
+	defer charge.Release()
+	data, err := reqbody.Read(r, reqbody.Limits{MaxBytes: maxUpload, MaxDecodedBytes: maxUpload, MaxRatio: 100, RatioFloor: 1 << 20}, charge)
 	if err != nil {
-		return fmt.Errorf("read body (at most %d bytes): %w", maxUpload, err)
+		return err
 	}
-	if len(data) > maxUpload {
-		return fmt.Errorf("body exceeds %d bytes after decompression", maxUpload)
+	if err := reqbody.CheckJSONDepth(data, maxUploadDepth); err != nil {
+		return err
+	}
+	if !charge.Add(2 * int64(len(data))) {
+		return reqbody.ErrOverloaded
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("body is not valid JSON for this endpoint: %w", err)
 	}
 	return nil
+}
+
+// writeBodyError answers a body that could not be read or decoded.
+func writeBodyError(w http.ResponseWriter, err error) {
+	var re *reqbody.Error
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(re.RetryAfter))
+	}
+	api.WriteError(w, reqbody.StatusOf(err, http.StatusBadRequest), err.Error())
 }
 
 // sdkEnvelope is the instance part of POST bodies.
@@ -257,8 +268,8 @@ func (s *Service) capturePoints(w http.ResponseWriter, r *http.Request) {
 			Function string `json:"function"`
 		} `json:"points"`
 	}
-	if err := decodeBody(w, r, &req); err != nil {
-		api.WriteError(w, http.StatusBadRequest, err.Error())
+	if err := s.decodeBody(r, &req); err != nil {
+		writeBodyError(w, err)
 		return
 	}
 	in, err := req.instance()
@@ -295,8 +306,8 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) {
 		BreakpointID string         `json:"breakpointId"`
 		Variables    map[string]any `json:"variables"`
 	}
-	if err := decodeBody(w, r, &req); err != nil {
-		api.WriteError(w, http.StatusBadRequest, err.Error())
+	if err := s.decodeBody(r, &req); err != nil {
+		writeBodyError(w, err)
 		return
 	}
 	in, err := req.instance()
@@ -364,13 +375,8 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		Snapshots []UploadSnapshot `json:"snapshots"`
 		Logs      []UploadLog      `json:"logs"`
 	}
-	if err := decodeBody(w, r, &req); err != nil {
-		status := http.StatusBadRequest
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) || strings.Contains(err.Error(), "exceeds") {
-			status = http.StatusRequestEntityTooLarge
-		}
-		api.WriteError(w, status, err.Error())
+	if err := s.decodeBody(r, &req); err != nil {
+		writeBodyError(w, err)
 		return
 	}
 	in, err := req.instance()

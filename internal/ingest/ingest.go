@@ -156,8 +156,8 @@ func (r *Receiver) decode(body []byte, json bool) (ptrace.Traces, error) {
 	lim := scanLimits{maxValueDepth: r.cfg.Spans.MaxValueDepth, maxSpans: r.cfg.MaxSpansPerRequest}
 	er := ptraceotlp.NewExportRequest()
 	if json {
-		if err := scanJSON(body, jsonDepthFor(lim.maxValueDepth)); err != nil {
-			return ptrace.Traces{}, err
+		if err := reqbody.CheckJSONDepth(body, jsonDepthFor(lim.maxValueDepth)); err != nil {
+			return ptrace.Traces{}, fmt.Errorf("%w: %w", errTooDeep, err)
 		}
 		if err := er.UnmarshalJSON(body); err != nil {
 			return ptrace.Traces{}, fmt.Errorf("malformed OTLP json body: %w", err)

@@ -187,33 +187,3 @@ func scanProto(b []byte, lim scanLimits) error {
 // value object, and at most four per level of a key-value list. The exact
 // value depth is checked again while converting.
 func jsonDepthFor(maxValueDepth int) int { return 12 + 4*maxValueDepth }
-
-// scanJSON refuses a JSON body whose brackets nest deeper than maxDepth,
-// without decoding it.
-func scanJSON(b []byte, maxDepth int) error {
-	depth := 0
-	inString := false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			if depth++; depth > maxDepth {
-				return fmt.Errorf("%w: JSON nests more than %d levels", errTooDeep, maxDepth)
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return nil
-}

@@ -370,3 +370,34 @@ func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
 }
+
+// CheckJSONDepth refuses a JSON text whose brackets nest deeper than
+// maxDepth, without decoding it (and so without recursion), so that a
+// decoder that recurses can be handed only what it can take.
+func CheckJSONDepth(b []byte, maxDepth int) error {
+	depth := 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > maxDepth {
+				return &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf("JSON nests more than %d levels", maxDepth)}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -20,11 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/codemon"
 	"github.com/tracekit-oss/tracekit/internal/ingest"
+	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/retention"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
@@ -54,6 +57,43 @@ type Config struct {
 	// AdminPassword, when set, is the password of the dashboard user
 	// "admin" (created if missing).
 	AdminPassword string
+	// TrustedProxies are reverse proxies whose X-Forwarded-Proto and
+	// X-Forwarded-For the dashboard believes.
+	TrustedProxies []netip.Prefix
+
+	// Limits is what bounds the work and memory a client can cause.
+	Limits Limits
+}
+
+// Limits bound what clients can make the server hold. Every one has a flag.
+type Limits struct {
+	// MaxInFlightBytes is the memory budget of request bodies being read
+	// and decoded (OTLP and snapshot uploads); one project may hold half.
+	MaxInFlightBytes int64
+	// MaxSpansPerRequest, MaxAttributes and MaxValueDepth bound OTLP input
+	// (see ingest.Config and ingest.SpanLimits).
+	MaxSpansPerRequest, MaxAttributes, MaxValueDepth int
+	// MinBodyRate (bytes/s, after 10 s) and BodyTimeout bound how slowly a
+	// request body may arrive.
+	MinBodyRate int64
+	BodyTimeout time.Duration
+	// WriteTimeout bounds writing one response (SSE streams excepted).
+	WriteTimeout time.Duration
+	// MaxConns and MaxConnsPerIP cap open connections per listener, in
+	// total and per client address. MaxConns is kept below the process's
+	// file limit.
+	MaxConns, MaxConnsPerIP int
+	// MaxStreams and MaxStreamsPerKey cap open code-monitoring SSE streams.
+	MaxStreams, MaxStreamsPerKey int
+}
+
+// DefaultLimits returns the documented defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxInFlightBytes: ingest.DefaultBudgetBytes, MaxSpansPerRequest: 100_000, MaxAttributes: 256, MaxValueDepth: 32,
+		MinBodyRate: 4 << 10, BodyTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
+		MaxConns: 4096, MaxConnsPerIP: 1024, MaxStreams: codemon.DefaultMaxStreams, MaxStreamsPerKey: codemon.DefaultMaxStreamsPerKey,
+	}
 }
 
 // DefaultConfig returns the documented defaults.
@@ -61,7 +101,7 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir: "./tracekit-data", HTTPAddr: "127.0.0.1:4318", GRPCAddr: "127.0.0.1:4317",
 		Retention: 30 * 24 * time.Hour, MaxBodyBytes: 16 << 20, Sync: true, RetentionInterval: time.Hour,
-		SnapshotRetention: 30 * 24 * time.Hour, Heartbeat: 15 * time.Second,
+		SnapshotRetention: 30 * 24 * time.Hour, Heartbeat: 15 * time.Second, Limits: DefaultLimits(),
 	}
 }
 
@@ -92,6 +132,61 @@ func (c *Config) Validate() error {
 	if c.SeedAPIKey != "" && len(c.SeedAPIKey) < 16 {
 		return errors.New("TRACEKIT_API_KEY: the seeded key must be at least 16 characters")
 	}
+	return c.Limits.validate(c.MaxBodyBytes)
+}
+
+// validate fills zero fields with their defaults and checks the rest.
+func (l *Limits) validate(maxBody int64) error {
+	d := DefaultLimits()
+	for _, f := range []struct{ v, def *int }{
+		{&l.MaxSpansPerRequest, &d.MaxSpansPerRequest}, {&l.MaxAttributes, &d.MaxAttributes}, {&l.MaxValueDepth, &d.MaxValueDepth},
+		{&l.MaxConns, &d.MaxConns}, {&l.MaxConnsPerIP, &d.MaxConnsPerIP}, {&l.MaxStreams, &d.MaxStreams}, {&l.MaxStreamsPerKey, &d.MaxStreamsPerKey},
+	} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	if l.MaxInFlightBytes == 0 {
+		l.MaxInFlightBytes = max(d.MaxInFlightBytes, 4*maxBody)
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = d.BodyTimeout
+	}
+	if l.WriteTimeout == 0 {
+		l.WriteTimeout = d.WriteTimeout
+	}
+	for _, c := range []struct {
+		flag   string
+		v, min int64
+	}{
+		{"--max-inflight-bytes", l.MaxInFlightBytes, 2 * maxBody},
+		{"--max-spans-per-request", int64(l.MaxSpansPerRequest), 1},
+		{"--max-attributes", int64(l.MaxAttributes), 1},
+		{"--max-value-depth", int64(l.MaxValueDepth), 1},
+		{"--min-body-rate", l.MinBodyRate, 0},
+		{"--body-timeout", int64(l.BodyTimeout), int64(time.Second)},
+		{"--write-timeout", int64(l.WriteTimeout), int64(time.Second)},
+		{"--max-conns", int64(l.MaxConns), 16},
+		{"--max-conns-per-ip", int64(l.MaxConnsPerIP), 1},
+		{"--max-streams", int64(l.MaxStreams), 1},
+		{"--max-streams-per-key", int64(l.MaxStreamsPerKey), 1},
+	} {
+		if c.v < c.min {
+			if c.flag == "--max-inflight-bytes" {
+				return fmt.Errorf("%s %d: allow at least twice --max-body (%d)", c.flag, c.v, c.min)
+			}
+			return fmt.Errorf("%s %d: must be at least %d", c.flag, c.v, c.min)
+		}
+	}
+	if l.MaxValueDepth > 256 {
+		return fmt.Errorf("--max-value-depth %d: at most 256", l.MaxValueDepth)
+	}
+	// Keep room below the file limit for the store's files and the
+	// server's own, so that /healthz answers even with every slot taken.
+	if fl := fileLimit(); fl > 0 && l.MaxConns > fl-256 {
+		l.MaxConns = max(16, fl-256)
+	}
+	l.MaxConnsPerIP = min(l.MaxConnsPerIP, l.MaxConns)
 	return nil
 }
 
@@ -136,7 +231,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		Name: "tracekit_store_bytes", Help: "Bytes the embedded store occupies on disk.",
 	}, func() float64 { return float64(st.DiskUsage()) }))
 	authn := auth.NewAuthenticator(st)
-	recv, err := ingest.New(st, authn, ingest.Config{MaxBodyBytes: cfg.MaxBodyBytes}, log, reg)
+	lim := cfg.Limits
+	budget := reqbody.NewBudget(lim.MaxInFlightBytes, 0)
+	recv, err := ingest.New(st, authn, ingest.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxSpansPerRequest: lim.MaxSpansPerRequest, Budget: budget,
+		Spans: ingest.SpanLimits{MaxAttributes: lim.MaxAttributes, MaxValueDepth: lim.MaxValueDepth},
+	}, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,31 +251,49 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		_, _ = io.WriteString(w, "ready\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.codemon = codemon.New(st, log, codemon.Options{Heartbeat: cfg.Heartbeat})
+	s.codemon = codemon.New(st, log, codemon.Options{
+		Heartbeat: cfg.Heartbeat, MaxStreams: lim.MaxStreams, MaxStreamsPerKey: lim.MaxStreamsPerKey,
+		MaxSnapshotAge: cfg.SnapshotRetention, Budget: budget,
+	})
 	s.codemon.RegisterSDK(mux, authn)
 	s.codemon.RegisterAPI(mux, authn)
 	api.New(st, s.codemon, log).Register(mux, authn)
 	if s.firstPwd, err = web.Bootstrap(ctx, st, cfg.AdminPassword, time.Now()); err != nil {
 		return nil, err
 	}
-	dash, err := web.New(web.Config{Store: st, Codemon: s.codemon, Log: log, TraceRetention: cfg.Retention, SnapshotRetention: cfg.SnapshotRetention})
+	dash, err := web.New(web.Config{Store: st, Codemon: s.codemon, Log: log, TraceRetention: cfg.Retention,
+		SnapshotRetention: cfg.SnapshotRetention, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		return nil, err
 	}
 	dash.Register(mux)
 
-	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// A body must keep arriving (reqbody.Guard) and a response must be
+	// taken within WriteTimeout: http.Server's own ReadTimeout and
+	// WriteTimeout would also end the SSE streams.
+	handler := reqbody.Guard(writeDeadline(mux, lim.WriteTimeout),
+		reqbody.RateLimits{Idle: 10 * time.Second, Total: lim.BodyTimeout, MinRate: lim.MinBodyRate, Grace: 10 * time.Second})
+	s.httpSrv = &http.Server{
+		Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	s.httpSrv.RegisterOnShutdown(s.codemon.Close)
-	s.grpcSrv = grpc.NewServer(recv.GRPCOptions()...)
+	s.grpcSrv = grpc.NewServer(append(recv.GRPCOptions(),
+		grpc.ConnectionTimeout(10*time.Second),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
+	)...)
 	recv.RegisterGRPC(s.grpcSrv)
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("--http-addr %s: %w", cfg.HTTPAddr, err)
 	}
+	s.httpLn = limitConns(s.httpLn, lim.MaxConns, lim.MaxConnsPerIP, httpRefusal)
 	if cfg.GRPCAddr != "" {
 		if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 			return nil, fmt.Errorf("--grpc-addr %s: %w", cfg.GRPCAddr, err)
 		}
+		s.grpcLn = limitConns(s.grpcLn, lim.MaxConns, lim.MaxConnsPerIP, nil)
 	}
 	ok = true
 	return s, nil
@@ -264,6 +382,17 @@ func (s *Server) Serve(ctx context.Context) error {
 		serveErr = err
 	}
 	return serveErr
+}
+
+// writeDeadline bounds the time to write a response, so that a client that
+// stops reading cannot hold a handler; the SSE stream manages its own.
+func writeDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/codemon/stream" {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // keep returns how long to keep one kind of data: the retention set on the

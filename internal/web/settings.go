@@ -147,5 +147,6 @@ func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "revoke key "+r.PathValue("id"), err)
 		return
 	}
+	d.cm.KeyRevoked(visitOf(r).project, r.PathValue("id"))
 	http.Redirect(w, r, projectPath(r, "/settings"), http.StatusSeeOther)
 }

@@ -62,6 +62,7 @@ type Codemon interface {
 	SetKillSwitch(ctx context.Context, project, service string, enabled bool) (store.KillSwitch, error)
 	SnapshotsOfTrace(ctx context.Context, project, traceID string, start, end time.Time) ([]store.Snapshot, error)
 	Instances(project, service string) []codemon.Instance
+	KeyRevoked(project, keyID string)
 }
 
 // Config is what New needs.
