@@ -256,3 +256,31 @@ func TestInvalidUTF8JSONHasAMessage(t *testing.T) {
 		t.Fatalf("400 without a message: %q (%v)", rec.Body.String(), err)
 	}
 }
+
+// Spans a store limit refuses are reported as a partial success (the rest
+// are stored), or a 400 when none is left.
+func TestStoreLimitIsAPartialSuccess(t *testing.T) {
+	w := &memWriter{refuseService: "checkout"}
+	r := newReceiver(t, w, ingest.Config{})
+	td := traces(2)
+	other := td.ResourceSpans().AppendEmpty()
+	other.Resource().Attributes().PutStr("service.name", "known")
+	sp := other.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(pcommon.TraceID{5})
+	sp.SetSpanID(pcommon.SpanID{5})
+	rec := post(r, "ingest-a", "application/x-protobuf", "", protoBody(t, td))
+	resp := ptraceotlp.NewExportResponse()
+	if err := resp.UnmarshalProto(rec.Body.Bytes()); rec.Code != 200 || err != nil {
+		t.Fatalf("status %d: %v", rec.Code, err)
+	}
+	if resp.PartialSuccess().RejectedSpans() != 2 || !strings.Contains(resp.PartialSuccess().ErrorMessage(), "limit of 1 services") {
+		t.Fatalf("partial success %d %q", resp.PartialSuccess().RejectedSpans(), resp.PartialSuccess().ErrorMessage())
+	}
+	if n := w.count("a"); n != 1 {
+		t.Fatalf("stored %d, want 1", n)
+	}
+	rec = post(r, "ingest-a", "application/x-protobuf", "", protoBody(t, traces(2)))
+	if rec.Code != 400 || !strings.Contains(statusMessage(t, rec), "limit of 1 services") {
+		t.Fatalf("all refused: %d %q", rec.Code, rec.Body.String())
+	}
+}

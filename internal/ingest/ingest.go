@@ -94,7 +94,7 @@ func New(w store.SpanWriter, a Authenticator, cfg Config, log *slog.Logger, reg 
 			Name: "tracekit_ingest_spans_accepted_total", Help: "Spans accepted and stored.",
 		}, []string{"transport"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tracekit_ingest_spans_refused_total", Help: "Spans refused, by reason (invalid, unauthenticated, overload, store).",
+			Name: "tracekit_ingest_spans_refused_total", Help: "Spans refused, by reason (invalid, limit, unauthenticated, overload, store).",
 		}, []string{"transport", "reason"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tracekit_ingest_request_duration_seconds", Help: "Time to decode and store one export request.",
@@ -203,13 +203,26 @@ func (r *Receiver) store(ctx context.Context, transport, project string, td ptra
 		}
 		return result{}, nil
 	}
-	if err := r.w.WriteSpans(ctx, project, c.spans); err != nil {
+	stored := len(c.spans)
+	err := r.w.WriteSpans(ctx, project, c.spans)
+	var partial *store.PartialWriteError
+	switch {
+	case errors.As(err, &partial):
+		// The store kept the others: the limit's refusals join ours.
+		refused := min(partial.Refused, stored)
+		stored -= refused
+		r.m.refused.WithLabelValues(transport, "limit").Add(float64(refused))
+		c.reject(refused, partial.Reason)
+		if stored == 0 {
+			return result{}, errInvalid{fmt.Sprintf("all %d spans refused: %s", c.rejected, c.reason)}
+		}
+	case err != nil:
 		r.m.refused.WithLabelValues(transport, "store").Add(float64(len(c.spans)))
 		return result{}, fmt.Errorf("store spans: %w", err)
 	}
-	r.m.accepted.WithLabelValues(transport).Add(float64(len(c.spans)))
+	r.m.accepted.WithLabelValues(transport).Add(float64(stored))
 	r.m.latency.WithLabelValues(transport).Observe(time.Since(start).Seconds())
-	res := result{accepted: len(c.spans), rejected: c.rejected}
+	res := result{accepted: stored, rejected: c.rejected}
 	if c.rejected > 0 {
 		res.message = fmt.Sprintf("%d spans refused: %s", c.rejected, c.reason)
 	}

@@ -26,12 +26,14 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
-// memWriter keeps written spans; block, when set, holds writes until closed.
+// memWriter keeps written spans; block, when set, holds writes until closed;
+// refuseService, when set, is refused as a store limit would.
 type memWriter struct {
-	mu      sync.Mutex
-	spans   map[string][]telemetry.Span
-	block   chan struct{}
-	entered chan struct{}
+	mu            sync.Mutex
+	spans         map[string][]telemetry.Span
+	block         chan struct{}
+	entered       chan struct{}
+	refuseService string
 }
 
 func (m *memWriter) WriteSpans(ctx context.Context, project string, spans []telemetry.Span) error {
@@ -44,7 +46,17 @@ func (m *memWriter) WriteSpans(ctx context.Context, project string, spans []tele
 	if m.spans == nil {
 		m.spans = map[string][]telemetry.Span{}
 	}
-	m.spans[project] = append(m.spans[project], spans...)
+	refused := 0
+	for _, s := range spans {
+		if m.refuseService != "" && s.Resource.ServiceName == m.refuseService {
+			refused++
+			continue
+		}
+		m.spans[project] = append(m.spans[project], s)
+	}
+	if refused > 0 {
+		return &store.PartialWriteError{Refused: refused, Reason: "limit of 1 services reached; spans of new service \"" + m.refuseService + "\" refused"}
+	}
 	return nil
 }
 
