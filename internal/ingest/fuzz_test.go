@@ -31,3 +31,21 @@ func FuzzOTLPJSON(f *testing.F) {
 	j, _ := ptraceotlp.NewExportRequestFromTraces(traces(2)).MarshalJSON()
 	fuzzBody(f, "application/json", j, []byte(`{}`), []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}`))
 }
+
+// The pre-scan must never panic, and a body it lets through within the
+// depth limit must decode without running away: the decoders below it
+// recurse once per level.
+func FuzzPrescanDeepValues(f *testing.F) {
+	f.Add(nestedProto(3))
+	f.Add(nestedProto(40))
+	f.Add(protoBody(f, traces(2)))
+	f.Add([]byte{0x0a, 0x80, 0x80, 0x80, 0x80, 0x10})
+	w := &memWriter{}
+	r := newReceiver(f, w, ingest.Config{MaxBodyBytes: 1 << 20, Spans: ingest.SpanLimits{MaxValueDepth: 8}})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := post(r, "ingest-a", "application/x-protobuf", "", body)
+		if rec.Code != 200 && (rec.Code < 400 || rec.Code >= 500) {
+			t.Fatalf("status %d for %q", rec.Code, body)
+		}
+	})
+}

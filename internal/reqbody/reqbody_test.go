@@ -3,6 +3,7 @@ package reqbody_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,4 +155,39 @@ func TestGuardSlowSenders(t *testing.T) {
 	if r := send("normal", 5000, func(c net.Conn) { c.Write(bytes.Repeat([]byte("y"), 5000)) }); r.err != nil || r.n != 5000 {
 		t.Errorf("normal: %+v", r)
 	}
+}
+
+// jsonDepth is the bracket depth of valid JSON, read token by token.
+func jsonDepth(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+func FuzzCheckJSONDepth(f *testing.F) {
+	for _, s := range []string{`{}`, `[[[[]]]]`, `{"a":"[[[[[[[[[["}`, `{"a\"[[[[[[[":1}`, `[[[[[[[[[[[[1]]]]]]]]]]]]`, `"\\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const limit = 6
+		err := reqbody.CheckJSONDepth(b, limit)
+		if !json.Valid(b) {
+			return
+		}
+		if d := jsonDepth(b); (err == nil) != (d <= limit) {
+			t.Fatalf("depth %d, check said %v, for %q", d, err, b)
+		}
+	})
 }
