@@ -8,27 +8,36 @@ import (
 	pdb "github.com/cockroachdb/pebble/v2"
 )
 
-// blockCursor walks one service's index block metas backwards in time,
-// across day partitions, positioned on blocks that may match.
+// blockCursor walks index block metas backwards in time, across day
+// partitions, positioned on blocks that may match: those of one service, or,
+// when created for no service, those of the whole project (its project
+// index, see index.go).
 type blockCursor struct {
-	s              *Store
-	project, svc   string
-	day, firstDay  uint32
-	f              *filter
-	it             *pdb.Iterator
-	prefix         []byte
-	valid, started bool
-	meta           blockMeta
-	key            []byte
-	err            error
+	s             *Store
+	project       string
+	wide          bool   // walking the project index
+	svc           string // the current block's service
+	day, firstDay uint32
+	f             *filter
+	it            *pdb.Iterator
+	kind          byte
+	prefix        []byte
+	valid         bool
+	meta          blockMeta
+	rowsKey       []byte // the current block's rows
+	err           error
 }
 
 func (s *Store) newBlockCursor(ctx context.Context, project, svc string, firstDay, lastDay uint32, f *filter) (*blockCursor, error) {
-	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: []byte{kindBlockMeta}, UpperBound: []byte{kindBlockMeta + 1}})
-	if err != nil {
-		return nil, fmt.Errorf("search index of %s: %w", svc, err)
+	c := &blockCursor{s: s, project: project, wide: svc == "", svc: svc, day: lastDay, firstDay: firstDay, f: f, kind: kindBlockMeta}
+	if c.wide {
+		c.kind = kindProjectBlock
 	}
-	c := &blockCursor{s: s, project: project, svc: svc, day: lastDay, firstDay: firstDay, f: f, it: it}
+	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: []byte{c.kind}, UpperBound: []byte{c.kind + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("search index of %s: %w", c.what(), err)
+	}
+	c.it = it
 	if firstDay > lastDay {
 		return c, nil
 	}
@@ -38,9 +47,28 @@ func (s *Store) newBlockCursor(ctx context.Context, project, svc string, firstDa
 
 func (c *blockCursor) close() { c.it.Close() }
 
+// what names the index walked, for errors.
+func (c *blockCursor) what() string {
+	if c.wide {
+		return fmt.Sprintf("project %q", c.project)
+	}
+	return fmt.Sprintf("service %q", c.svc)
+}
+
+func (c *blockCursor) dayPrefix() []byte {
+	if c.wide {
+		c.prefix = append(c.prefix[:0], kindProjectBlock)
+		c.prefix = binary.BigEndian.AppendUint32(c.prefix, c.day)
+		c.prefix = appendName(c.prefix, c.project)
+		return c.prefix
+	}
+	c.prefix = blockKeyPrefix(c.prefix[:0], kindBlockMeta, c.day, c.project, c.svc)
+	return c.prefix
+}
+
 // seekDay positions the cursor on the newest candidate block of c.day.
 func (c *blockCursor) seekDay() {
-	c.prefix = blockKeyPrefix(c.prefix[:0], kindBlockMeta, c.day, c.project, c.svc)
+	c.dayPrefix()
 	upper := binary.BigEndian.AppendUint64(append([]byte(nil), c.prefix...), uint64(max(c.f.end, 0))+1)
 	c.valid = c.it.SeekLT(upper)
 	c.settle()
@@ -58,15 +86,26 @@ func (c *blockCursor) settle() {
 				return
 			}
 			v, err := c.it.ValueAndErr()
+			var svc []byte
+			if err == nil && c.wide {
+				svc, v, err = splitProjectBlock(v)
+			}
 			if err == nil {
 				err = decodeMeta(&c.meta, minStart, v)
 			}
 			if err != nil {
-				c.err, c.valid = fmt.Errorf("read index block of %s: %w", c.svc, err), false
+				c.err, c.valid = fmt.Errorf("read index block of %s: %w", c.what(), err), false
 				return
 			}
 			if c.f.blockMayMatch(&c.meta) {
-				c.key = append(c.key[:0], k...)
+				if c.wide {
+					c.svc = string(svc)
+					c.rowsKey = blockKeyPrefix(c.rowsKey[:0], kindBlockRows, c.day, c.project, c.svc)
+					c.rowsKey = append(c.rowsKey, k[len(c.prefix):]...)
+				} else {
+					c.rowsKey = append(c.rowsKey[:0], k...)
+					c.rowsKey[0] = kindBlockRows
+				}
 				return
 			}
 			c.valid = c.it.Prev()
@@ -80,8 +119,7 @@ func (c *blockCursor) settle() {
 			return
 		}
 		c.day--
-		c.prefix = blockKeyPrefix(c.prefix[:0], kindBlockMeta, c.day, c.project, c.svc)
-		c.valid = c.it.SeekLT(prefixEnd(c.prefix))
+		c.valid = c.it.SeekLT(prefixEnd(c.dayPrefix()))
 	}
 }
 
@@ -93,16 +131,14 @@ func (c *blockCursor) next() {
 // matches reads the rows of the current block and reports matching spans,
 // newest first.
 func (c *blockCursor) matches(fn func(candidate)) error {
-	rk := append([]byte(nil), c.key...)
-	rk[0] = kindBlockRows
-	v, closer, err := c.s.db.Get(rk)
+	v, closer, err := c.s.db.Get(c.rowsKey)
 	if err != nil {
-		return fmt.Errorf("read index rows of %s: %w", c.svc, err)
+		return fmt.Errorf("read index rows of service %q: %w", c.svc, err)
 	}
 	br, err := decodeRows(c.meta.minStart, v)
 	closer.Close()
 	if err != nil {
-		return fmt.Errorf("decode index rows of %s: %w", c.svc, err)
+		return fmt.Errorf("decode index rows of service %q: %w", c.svc, err)
 	}
 	for i := len(br.rows) - 1; i >= 0; i-- {
 		r := &br.rows[i]

@@ -1,10 +1,15 @@
 package pebble
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	pdb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
@@ -15,6 +20,13 @@ import (
 // rows (one per span, with 32-bit hashes of its attributes). A search reads
 // metas in time order, skips the blocks whose filter says no, and reads rows
 // only of the others. Candidates are confirmed against the spans themselves.
+//
+// Every block has a third key, in its project's index (kindProjectBlock):
+// the same day, start time and sequence number without the service, whose
+// value is the service and a copy of the meta. A search naming no service
+// walks that one time-ordered sequence, so its cost does not grow with the
+// number of services; a search naming one walks the service's blocks. The
+// rows are not copied: the service in the value locates them.
 const (
 	maxBlockSpread = 10 * time.Second
 	maxBlockRows   = 1024
@@ -246,4 +258,100 @@ func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 		}
 	}
 	return br, d.err
+}
+
+// encodeProjectBlock writes a project index value: the block's service, then
+// its encoded meta.
+func encodeProjectBlock(e *enc, service string, meta []byte) {
+	e.str(service)
+	e.raw(meta)
+}
+
+// splitProjectBlock splits a project index value into the block's service and
+// its encoded meta; both alias v.
+func splitProjectBlock(v []byte) (service, meta []byte, err error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)-w) {
+		return nil, nil, errCorrupt
+	}
+	return v[w : w+int(n)], v[w+int(n):], nil
+}
+
+// featureProjectIndex marks data whose every block is in the project index.
+var featureProjectIndex = []byte{kindFeature, 'p', 'r', 'o', 'j', 'e', 'c', 't', ' ', 'i', 'n', 'd', 'e', 'x'}
+
+// buildProjectIndex adds the project index keys of the blocks that a version
+// without the project index wrote, once, at the first open of such data.
+func (s *Store) buildProjectIndex() error {
+	_, closer, err := s.db.Get(featureProjectIndex)
+	if err == nil {
+		return closer.Close()
+	}
+	if !errors.Is(err, pdb.ErrNotFound) {
+		return fmt.Errorf("read format features: %w", err)
+	}
+	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindBlockMeta}, UpperBound: []byte{kindBlockMeta + 1}})
+	if err != nil {
+		return fmt.Errorf("build project index: %w", err)
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer func() { b.Close() }()
+	var key []byte
+	var e enc
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		// B day project service minStart seq
+		if len(k) < 6 || len(k) < 7+int(k[5]) {
+			continue
+		}
+		lp := int(k[5])
+		ls := int(k[6+lp])
+		if len(k) != 7+lp+ls+16 {
+			continue // not a key this version wrote
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("build project index: %w", err)
+		}
+		tail := k[7+lp+ls:]
+		key = projectBlockKey(key[:0], binary.BigEndian.Uint32(k[1:5]), string(k[6:6+lp]),
+			int64(binary.BigEndian.Uint64(tail)), binary.BigEndian.Uint64(tail[8:]))
+		e.b = e.b[:0]
+		encodeProjectBlock(&e, string(k[7+lp:7+lp+ls]), v)
+		if err := b.Set(key, e.b, nil); err != nil {
+			return fmt.Errorf("build project index: %w", err)
+		}
+		if b.Len() >= 4<<20 {
+			if err := s.commit(b, pdb.NoSync); err != nil {
+				return s.projectIndexNotBuilt(err)
+			}
+			b.Close()
+			b = s.db.NewBatch()
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("build project index: %w", err)
+	}
+	if err := b.Set(featureProjectIndex, nil, nil); err != nil {
+		return fmt.Errorf("build project index: %w", err)
+	}
+	if err := s.commit(b, pdb.Sync); err != nil {
+		return s.projectIndexNotBuilt(err)
+	}
+	return nil
+}
+
+// projectIndexNotBuilt lets the store open when writes are refused (a full
+// disk): searches naming no service then miss the blocks older than the
+// project index until an open with space builds it.
+func (s *Store) projectIndexNotBuilt(err error) error {
+	if !errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("build project index: %w", err)
+	}
+	if s.opts.Logger != nil {
+		s.opts.Logger.Warn("project index of older data not built: writes are refused; searches naming no service miss that data until the next start",
+			"err", err)
+	}
+	return nil
 }

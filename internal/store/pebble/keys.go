@@ -11,16 +11,21 @@ import (
 //	T day project traceID seq          spans of one trace from one write
 //	B day project service minStart seq index block meta (filter)
 //	I day project service minStart seq index block rows
+//	P day project minStart seq         the block's service and meta again, for
+//	                                   searches of every service (index.go)
 //	S project service                  service seen
 //	O project service op               operation seen (value: kind)
 //	M kind/...                         metadata (projects, keys) as JSON
+//	F feature                          a format feature the data has
 const (
-	kindTrace     = 'T'
-	kindBlockMeta = 'B'
-	kindBlockRows = 'I'
-	kindService   = 'S'
-	kindOperation = 'O'
-	kindMeta      = 'M'
+	kindTrace        = 'T'
+	kindBlockMeta    = 'B'
+	kindBlockRows    = 'I'
+	kindService      = 'S'
+	kindOperation    = 'O'
+	kindMeta         = 'M'
+	kindProjectBlock = 'P'
+	kindFeature      = 'F'
 )
 
 const day = 24 * time.Hour
@@ -59,12 +64,31 @@ func blockKey(b []byte, kind byte, d uint32, project, service string, minStart i
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
+// projectBlockKey is the key of a block in its project's time-ordered index
+// of every service's blocks.
+func projectBlockKey(b []byte, d uint32, project string, minStart int64, seq uint64) []byte {
+	b = append(b, kindProjectBlock)
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	b = binary.BigEndian.AppendUint64(b, uint64(max(minStart, 0)))
+	return binary.BigEndian.AppendUint64(b, seq)
+}
+
 func serviceKey(project, service string) []byte {
 	return appendName(appendName([]byte{kindService}, project), service)
 }
 
 func operationKey(project, service, op string) []byte {
-	return append(appendName(appendName([]byte{kindOperation}, project), service), op...)
+	return appendOperationKey(nil, project, service, op)
+}
+
+func appendOperationKey(b []byte, project, service, op string) []byte {
+	b = append(b, kindOperation)
+	return append(appendName(appendName(b, project), service), op...)
+}
+
+func operationKeyPrefix(project, service string) []byte {
+	return appendName(appendName([]byte{kindOperation}, project), service)
 }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.

@@ -114,8 +114,9 @@ type candidate struct {
 	start int64
 }
 
-// FindTraces walks index blocks from newest to oldest, per service, merging
-// the services' streams by block start time.
+// FindTraces walks index block metas from newest to oldest: those of the
+// service the query names, or else the project index of every service's
+// blocks, so that the cost does not depend on how many services there are.
 func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQuery) ([]store.TraceSummary, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -133,63 +134,42 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 	if start.After(end) {
 		return nil, nil
 	}
-	services := []string{q.Service}
-	if q.Service == "" {
-		var err error
-		if services, err = s.Services(ctx, project); err != nil {
-			return nil, err
-		}
-	}
 	f := newFilter(&q, start.UnixNano(), end.UnixNano())
-	var cursors []*blockCursor
-	defer func() {
-		for _, c := range cursors {
-			c.close()
-		}
-	}()
 	lo, hi := s.dayBounds()
 	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
-	for _, svc := range services {
-		c, err := s.newBlockCursor(ctx, project, svc, firstDay, lastDay, f)
-		if err != nil {
-			return nil, err
-		}
-		cursors = append(cursors, c)
+	c, err := s.newBlockCursor(ctx, project, q.Service, firstDay, lastDay, f)
+	if err != nil {
+		return nil, err
 	}
+	defer c.close()
 	found := map[telemetry.TraceID]int64{}
-	var newest []int64 // sorted descending start times of found traces, kept at most limit long
-	for {
-		// Pick the cursor whose current block starts latest.
-		var best *blockCursor
-		for _, c := range cursors {
-			if c.valid && (best == nil || c.meta.minStart > best.meta.minStart) {
-				best = c
-			}
-		}
-		if best == nil {
+	// newest holds the latest matching start of each trace found, sorted
+	// descending and cut at limit: once a block starts too early to beat the
+	// last of them, no older block can change the result.
+	var newest []int64
+	for ; c.valid; c.next() {
+		if len(newest) >= limit && c.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
 			break
 		}
-		if len(newest) >= limit && best.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
-			break // no block left can hold a newer matching span
-		}
-		if err := best.matches(func(c candidate) {
-			if prev, ok := found[c.id]; ok && prev >= c.start {
+		if err := c.matches(func(m candidate) {
+			prev, ok := found[m.id]
+			if ok && prev >= m.start {
 				return
 			}
-			found[c.id] = c.start
-			newest = insertDesc(newest, c.start, limit)
+			if ok {
+				newest = removeDesc(newest, prev)
+			}
+			found[m.id] = m.start
+			newest = insertDesc(newest, m.start, limit)
 		}); err != nil {
 			return nil, err
 		}
-		best.next()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range cursors {
-		if c.err != nil {
-			return nil, c.err
-		}
+	if c.err != nil {
+		return nil, c.err
 	}
 	cands := make([]candidate, 0, len(found))
 	for id, st := range found {
@@ -227,6 +207,16 @@ func insertDesc(xs []int64, v int64, limit int) []int64 {
 	xs[i] = v
 	if len(xs) > limit {
 		xs = xs[:limit]
+	}
+	return xs
+}
+
+// removeDesc removes one occurrence of v from xs, sorted descending, if
+// there is one: a trace found again with a later start must not count twice.
+func removeDesc(xs []int64, v int64) []int64 {
+	i := sort.Search(len(xs), func(i int) bool { return xs[i] <= v })
+	if i < len(xs) && xs[i] == v {
+		return append(xs[:i], xs[i+1:]...)
 	}
 	return xs
 }

@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"FindTraces", testFindTraces},
 		{"FindNewestFirstAndLimit", testFindNewestFirst},
 		{"FindTimeRange", testFindTimeRange},
+		{"FindManyServices", testFindManyServices},
+		{"FindTraceAcrossBlocks", testFindTraceAcrossBlocks},
 		{"ServicesAndOperations", testServicesAndOperations},
 		{"Retention", testRetention},
 		{"ConcurrentWrites", testConcurrentWrites},
