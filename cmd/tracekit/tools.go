@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/client"
 	"github.com/tracekit-oss/tracekit/internal/demo"
@@ -119,7 +120,11 @@ func keysOffline(ctx context.Context, sub, dir, project, name string, scope stor
 		if err != nil {
 			return err
 		}
-		printKeys(stdout, keys)
+		views := make([]api.KeyJSON, len(keys))
+		for i, k := range keys {
+			views[i] = api.KeyView(k)
+		}
+		printKeys(stdout, views)
 	case "revoke":
 		if len(args) != 1 {
 			return errors.New("usage: tracekit keys revoke --data DIR KEY_ID")
@@ -134,7 +139,7 @@ func keysOffline(ctx context.Context, sub, dir, project, name string, scope stor
 	return nil
 }
 
-func printKeys(w io.Writer, keys []store.APIKey) {
+func printKeys(w io.Writer, keys []api.KeyJSON) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tPREFIX\tCREATED\tREVOKED")
 	for _, k := range keys {

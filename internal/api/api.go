@@ -67,8 +67,16 @@ func New(st Store, cm Codemon, log *slog.Logger) *API {
 	return &API{st: st, cm: cm, log: log, now: time.Now}
 }
 
+// Router is where handlers register their routes: an *http.ServeMux, or a
+// wrapper of one that records the route table (the server checks it
+// against the OpenAPI document).
+type Router interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // Register adds the API's routes to mux, guarded by a.
-func (a *API) Register(mux *http.ServeMux, authn Authenticator) {
+func (a *API) Register(mux Router, authn Authenticator) {
 	admin := authn.Require(store.ScopeAdmin, func(w http.ResponseWriter, _ *http.Request, status int, err error) {
 		WriteError(w, status, err.Error())
 	})

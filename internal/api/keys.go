@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -17,10 +18,34 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "list keys", err)
 		return
 	}
-	if keys == nil {
-		keys = []store.APIKey{}
+	out := make([]KeyJSON, len(keys))
+	for i, k := range keys {
+		out[i] = KeyView(k)
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
+	WriteJSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+// KeyJSON is an API key as the API shows it: never its secret or hash.
+type KeyJSON struct {
+	ID        string      `json:"id"`
+	Project   string      `json:"project"`
+	Name      string      `json:"name"`
+	Scope     store.Scope `json:"scope"`
+	Prefix    string      `json:"prefix"`
+	CreatedAt time.Time   `json:"createdAt"`
+	RevokedAt *time.Time  `json:"revokedAt,omitempty"`
+}
+
+// KeyView returns k as the API shows it.
+func KeyView(k store.APIKey) KeyJSON {
+	return KeyJSON{ID: k.ID, Project: k.Project, Name: k.Name, Scope: k.Scope, Prefix: k.Prefix, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+// CreateKeyResponse is the answer to POST /api/v1/keys: the key, and its
+// secret, shown this once.
+type CreateKeyResponse struct {
+	Key    KeyJSON `json:"key"`
+	Secret string  `json:"secret"`
 }
 
 // CreateKeyRequest is the body of POST /api/v1/keys.
@@ -51,7 +76,7 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, "create key", err)
 		return
 	}
-	WriteJSON(w, http.StatusCreated, map[string]any{"key": k, "secret": secret})
+	WriteJSON(w, http.StatusCreated, CreateKeyResponse{Key: KeyView(k), Secret: secret})
 }
 
 func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {

@@ -102,19 +102,16 @@ func (c *Client) FindTraces(ctx context.Context, params url.Values) ([]api.Trace
 }
 
 // CreateKey creates a key and returns it with its secret.
-func (c *Client) CreateKey(ctx context.Context, name string, scope store.Scope) (store.APIKey, string, error) {
-	var out struct {
-		Key    store.APIKey `json:"key"`
-		Secret string       `json:"secret"`
-	}
+func (c *Client) CreateKey(ctx context.Context, name string, scope store.Scope) (api.KeyJSON, string, error) {
+	var out api.CreateKeyResponse
 	err := c.Do(ctx, http.MethodPost, "/api/v1/keys", api.CreateKeyRequest{Name: name, Scope: scope}, &out)
 	return out.Key, out.Secret, err
 }
 
 // ListKeys lists the project's keys.
-func (c *Client) ListKeys(ctx context.Context) ([]store.APIKey, error) {
+func (c *Client) ListKeys(ctx context.Context) ([]api.KeyJSON, error) {
 	var out struct {
-		Keys []store.APIKey `json:"keys"`
+		Keys []api.KeyJSON `json:"keys"`
 	}
 	err := c.Do(ctx, http.MethodGet, "/api/v1/keys", nil, &out)
 	return out.Keys, err

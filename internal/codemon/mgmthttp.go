@@ -12,7 +12,7 @@ import (
 )
 
 // RegisterAPI adds the management API (admin keys) to mux.
-func (s *Service) RegisterAPI(mux *http.ServeMux, authn Authenticator) {
+func (s *Service) RegisterAPI(mux api.Router, authn Authenticator) {
 	admin := authn.Require(store.ScopeAdmin, authFail)
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, admin(f)) }
 	h("GET /api/v1/breakpoints", s.listBreakpoints)
@@ -219,10 +219,7 @@ func (s *Service) findSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "find snapshots", err)
 		return
 	}
-	if snaps == nil {
-		snaps = []store.Snapshot{}
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshots": snaps})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"snapshots": snapshotViews(snaps)})
 }
 
 func (s *Service) getSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +228,7 @@ func (s *Service) getSnapshot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "snapshot "+r.PathValue("id"), err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, sn)
+	api.WriteJSON(w, http.StatusOK, SnapshotView(sn))
 }
 
 func (s *Service) compareSnapshots(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +252,7 @@ func (s *Service) compareSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "compare snapshots", err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"a": sa, "b": sb, "diff": d})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"a": SnapshotView(sa), "b": SnapshotView(sb), "diff": d})
 }
 
 func (s *Service) findLogs(w http.ResponseWriter, r *http.Request) {
@@ -272,10 +269,7 @@ func (s *Service) findLogs(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "find logs", err)
 		return
 	}
-	if lines == nil {
-		lines = []store.LogLine{}
-	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"logs": lines})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"logs": logViews(lines)})
 }
 
 // SnapshotsOfTrace lists the snapshots linked to a trace that spans

@@ -36,7 +36,7 @@ func projectOf(r *http.Request) string {
 }
 
 // RegisterSDK adds the SDK endpoints of docs/protocol.md to mux.
-func (s *Service) RegisterSDK(mux *http.ServeMux, authn Authenticator) {
+func (s *Service) RegisterSDK(mux api.Router, authn Authenticator) {
 	ingest := authn.Require(store.ScopeIngest, authFail)
 	mux.Handle("GET /v1/codemon/stream", ingest(http.HandlerFunc(s.stream)))
 	mux.Handle("GET /v1/codemon/breakpoints", ingest(http.HandlerFunc(s.poll)))

@@ -202,6 +202,7 @@ type Server struct {
 	firstKey string
 	firstPwd string
 	codemon  *codemon.Service
+	routes   *routeTable
 }
 
 // New opens the store, bootstraps keys and binds the listeners. Call Serve
@@ -240,7 +241,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
+	mux := newRouteTable()
+	s.routes = mux
 	mux.Handle("/v1/traces", recv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/codemon"
 	"github.com/tracekit-oss/tracekit/internal/store"
 )
@@ -180,7 +181,7 @@ func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 
 // Register adds the dashboard's routes to mux. It takes "/" as a fallback,
 // so register it after the API.
-func (d *Dashboard) Register(mux *http.ServeMux) {
+func (d *Dashboard) Register(mux api.Router) {
 	h := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, secure(f)) }
 	h("GET /static/", d.serveStatic)
 	h("GET /login", d.loginPage)
