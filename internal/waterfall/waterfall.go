@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/tracekit-oss/tracekit/internal/api"
+	"github.com/tracekit-oss/tracekit/internal/tracetree"
 )
 
 // DefaultWidth is the line width used when Options.Width is zero.
@@ -92,7 +93,7 @@ type renderer struct {
 
 	start, end []int64 // absolute nanoseconds per span
 	t0, total  int64   // trace start and length
-	rows       []row
+	rows       []tracetree.Node
 	orphans    int
 	services   map[string]*service
 	svcOrder   []*service
@@ -109,14 +110,6 @@ type renderer struct {
 type service struct {
 	name  string // sanitized and capped to half the label column
 	color string
-}
-
-// row is one line of the waterfall.
-type row struct {
-	span        int32 // index in trace.Spans
-	depth       int32
-	orphan      bool // parent missing from the trace, or part of a cycle
-	showService bool // first span of its service on this branch
 }
 
 func newRenderer(trace api.TraceJSON, width int, color bool) *renderer {
@@ -157,9 +150,30 @@ func spanTimes(s *api.SpanJSON) (int64, int64) {
 	return start, start + d
 }
 
+// treeSpans is what tracetree reads of the trace.
+type treeSpans struct {
+	spans []api.SpanJSON
+	start []int64
+}
+
+var _ tracetree.Spans[string] = treeSpans{}
+
+func (t treeSpans) Len() int          { return len(t.spans) }
+func (t treeSpans) ID(i int) string   { return t.spans[i].SpanID }
+func (t treeSpans) Start(i int) int64 { return t.start[i] }
+func (t treeSpans) Parent(i int) (string, bool) {
+	p := t.spans[i].ParentSpanID
+	return p, p != ""
+}
+
 // layout orders the rows and sizes the columns.
 func (r *renderer) layout() {
-	r.rows, r.orphans = treeOrder(r.trace.Spans, r.start, r.end)
+	r.rows = tracetree.Build(treeSpans{r.trace.Spans, r.start})
+	for _, rw := range r.rows {
+		if rw.Orphan {
+			r.orphans++
+		}
+	}
 	r.durW = len(headerDuration)
 	for i := range r.trace.Spans {
 		r.durs[i] = formatDuration(r.end[i] - r.start[i])
@@ -172,12 +186,12 @@ func (r *renderer) layout() {
 	svcCap := max(labelCap/2, 8)
 	natural := len(headerLabel)
 	for _, rw := range r.rows {
-		s := r.serviceOf(int(rw.span), svcCap)
-		n := gutter + r.indent(rw.depth) + columns(r.ops[rw.span])
-		if rw.orphan {
+		s := r.serviceOf(int(rw.Span), svcCap)
+		n := gutter + r.indent(rw.Depth) + columns(r.ops[rw.Span])
+		if rw.Orphan {
 			n += columns(orphanMark)
 		}
-		if rw.showService {
+		if r.showService(rw) {
 			n += columns(s.name) + 2
 		}
 		natural = max(natural, n)
@@ -239,8 +253,14 @@ func (r *renderer) writeRule() {
 	r.buf = append(r.buf, '\n')
 }
 
-func (r *renderer) writeRow(rw row) {
-	i := int(rw.span)
+// showService reports whether a row names its service: a root does, and a
+// span whose service differs from its parent's.
+func (r *renderer) showService(rw tracetree.Node) bool {
+	return rw.Parent < 0 || r.trace.Spans[rw.Parent].Service != r.trace.Spans[rw.Span].Service
+}
+
+func (r *renderer) writeRow(rw tracetree.Node) {
+	i := int(rw.Span)
 	sp := &r.trace.Spans[i]
 	isErr := sp.Status.Code == "error"
 	svc := r.services[sp.Service]
@@ -252,13 +272,13 @@ func (r *renderer) writeRow(rw row) {
 		r.buf = append(r.buf, "  "...)
 	}
 	left := r.labelW - gutter
-	ind := min(r.indent(rw.depth), left)
+	ind := min(r.indent(rw.Depth), left)
 	r.pad(ind)
 	left -= ind
-	if rw.orphan {
+	if rw.Orphan {
 		left = r.fit(orphanMark, ansiDim, left)
 	}
-	if rw.showService {
+	if r.showService(rw) {
 		left = r.fit(svc.name, svc.color, left)
 		left = r.fit("  ", "", left)
 	}

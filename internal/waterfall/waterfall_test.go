@@ -271,26 +271,21 @@ func TestEveryWidthFits(t *testing.T) {
 
 func TestCyclesAndOrphansRenderEverySpanOnce(t *testing.T) {
 	tr := orphanTrace()
-	rows, orphans := treeOrder(tr.Spans, starts(tr), ends(tr))
-	if len(rows) != len(tr.Spans) {
-		t.Fatalf("got %d rows for %d spans", len(rows), len(tr.Spans))
-	}
-	seen := map[int32]bool{}
-	for _, r := range rows {
-		if seen[r.span] {
-			t.Errorf("span %s drawn twice", tr.Spans[r.span].SpanID)
-		}
-		seen[r.span] = true
-	}
+	r := newRenderer(tr, DefaultWidth, false)
+	r.layout()
 	// o1 (missing parent), c1 (cycle), s1 (own parent).
-	if orphans != 3 {
-		t.Errorf("orphans = %d, want 3", orphans)
+	if r.orphans != 3 {
+		t.Errorf("orphans = %d, want 3", r.orphans)
 	}
 	var order []string
-	for _, r := range rows {
-		order = append(order, strings.Repeat(".", int(r.depth))+tr.Spans[r.span].SpanID)
+	for _, rw := range r.rows {
+		id := strings.Repeat(".", int(rw.Depth)) + tr.Spans[rw.Span].SpanID
+		if rw.Orphan {
+			id += "*"
+		}
+		order = append(order, id)
 	}
-	want := "s1 r1 .r2 ..k1 o1 .o2 c1 .c2"
+	want := "s1* r1 .r2 ..k1 o1* .o2 c1* .c2"
 	if got := strings.Join(order, " "); got != want {
 		t.Errorf("tree order = %s, want %s", got, want)
 	}
@@ -438,20 +433,4 @@ func randomTrace(rng *rand.Rand, n int) api.TraceJSON {
 		})
 	}
 	return build(defs...)
-}
-
-func starts(tr api.TraceJSON) []int64 {
-	out := make([]int64, len(tr.Spans))
-	for i := range tr.Spans {
-		out[i], _ = spanTimes(&tr.Spans[i])
-	}
-	return out
-}
-
-func ends(tr api.TraceJSON) []int64 {
-	out := make([]int64, len(tr.Spans))
-	for i := range tr.Spans {
-		_, out[i] = spanTimes(&tr.Spans[i])
-	}
-	return out
 }

@@ -200,7 +200,9 @@ func TestBootstrap(t *testing.T) {
 	}
 }
 
-func TestTreeOrder(t *testing.T) {
+// TestWaterfallTree checks the rows the trace page draws: tracetree's order
+// (its own tests pin the rules), plus each row's gap, which is the page's.
+func TestWaterfallTree(t *testing.T) {
 	at := func(ms int) int64 { return int64(ms) * 1e6 }
 	mk := func(id, parent byte, start, end int) telemetry.Span {
 		s := telemetry.Span{SpanID: telemetry.SpanID{id}, StartUnixNano: at(start), EndUnixNano: at(end)}
@@ -211,19 +213,24 @@ func TestTreeOrder(t *testing.T) {
 	}
 	// 1 ─┬ 2 ── 4      9 is an orphan (parent 8 missing);
 	//    └ 3           5 and 6 are a cycle no root reaches.
-	spans := []telemetry.Span{mk(1, 0, 0, 100), mk(2, 1, 10, 40), mk(4, 2, 15, 30), mk(3, 1, 60, 90), mk(9, 8, 70, 80), mk(5, 6, 75, 78), mk(6, 5, 76, 77)}
-	got := treeOrder(spans)
+	// 7 and 3 start together: the lower ID comes first.
+	spans := []telemetry.Span{mk(6, 5, 76, 77), mk(1, 0, 0, 100), mk(2, 1, 10, 40), mk(4, 2, 15, 30), mk(9, 8, 70, 80), mk(7, 1, 60, 65), mk(3, 1, 60, 90), mk(5, 6, 75, 78)}
+	got := buildWaterfall(spans, nil).Spans
 	type row struct {
 		id             byte
 		depth, subtree int
 		orphan         bool
-		gapMS          int64
+		gapMS          float64
 	}
 	var rows []row
-	for _, p := range got {
-		rows = append(rows, row{spans[p.index].SpanID[0], p.depth, p.subtree, p.orphan, p.gap / 1e6})
+	for _, s := range got {
+		id, err := telemetry.ParseSpanID(s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, row{id[0], s.Depth, s.Subtree, s.Orphan, s.Gap / 1e3})
 	}
-	want := []row{{1, 0, 3, false, 0}, {2, 1, 1, false, 10}, {4, 2, 0, false, 5}, {3, 1, 0, false, 20}, {9, 0, 0, true, 0}, {5, 0, 1, true, 0}, {6, 1, 0, false, 1}}
+	want := []row{{1, 0, 4, false, 0}, {2, 1, 1, false, 10}, {4, 2, 0, false, 5}, {3, 1, 0, false, 20}, {7, 1, 0, false, 0}, {9, 0, 0, true, 0}, {5, 0, 1, true, 0}, {6, 1, 0, false, 1}}
 	if len(rows) != len(want) {
 		t.Fatalf("rows = %+v", rows)
 	}

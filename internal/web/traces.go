@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
+	"github.com/tracekit-oss/tracekit/internal/tracetree"
 )
 
 // ranges are the time ranges offered by every page that has one.
@@ -221,8 +223,10 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 	for _, sn := range snaps {
 		bySpan[sn.SpanID] = append(bySpan[sn.SpanID], wfSnap{ID: sn.ID, CapturePoint: sn.CapturePoint, Time: sn.Time})
 	}
-	for _, i := range treeOrder(spans) {
-		s := &spans[i.index]
+	rows := tracetree.Build(treeSpans(spans))
+	gap := gaps(spans, rows)
+	for k, nd := range rows {
+		s := &spans[nd.Span]
 		svc := s.Service()
 		si, ok := svcIdx[svc]
 		if !ok {
@@ -243,7 +247,7 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 		ws := wfSpan{
 			ID: s.SpanID.String(), Parent: s.ParentSpanID.String(), Service: si, Resource: ri, Operation: s.Name,
 			Kind: s.Kind.String(), Start: us(s.StartUnixNano), Duration: float64(s.Duration()) / 1e3,
-			Gap: float64(i.gap) / 1e3, Depth: i.depth, Subtree: i.subtree, Error: s.IsError(), Status: s.StatusMessage, Orphan: i.orphan,
+			Gap: float64(gap[k]) / 1e3, Depth: int(nd.Depth), Subtree: int(nd.Subtree), Error: s.IsError(), Status: s.StatusMessage, Orphan: nd.Orphan,
 			Snapshots: bySpan[s.SpanID.String()],
 		}
 		if len(s.Attributes) > 0 {
@@ -257,96 +261,36 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 	return out
 }
 
-// placed is one span's place in the waterfall.
-type placed struct {
-	index, depth, subtree int
-	orphan                bool
-	gap                   int64 // ns between the parent's start or the previous sibling's end and this start
+// treeSpans is what tracetree reads of stored spans. IDs are compared as
+// big-endian numbers, the order of their hex form, which the terminal
+// waterfall compares.
+type treeSpans []telemetry.Span
+
+var _ tracetree.Spans[uint64] = treeSpans(nil)
+
+func (t treeSpans) Len() int          { return len(t) }
+func (t treeSpans) ID(i int) uint64   { return binary.BigEndian.Uint64(t[i].SpanID[:]) }
+func (t treeSpans) Start(i int) int64 { return t[i].StartUnixNano }
+func (t treeSpans) Parent(i int) (uint64, bool) {
+	p := t[i].ParentSpanID
+	return binary.BigEndian.Uint64(p[:]), p.IsValid()
 }
 
-// treeOrder lays spans out depth first: roots (and spans whose parent is
-// missing, marked orphan) by start time, each followed by its children by
-// start time. Spans must be sorted by start (store.Trace does that). A
-// cycle of parent links that no root reaches is broken at its earliest span.
-func treeOrder(spans []telemetry.Span) []placed {
-	n := len(spans)
-	byID := make(map[telemetry.SpanID]int, n)
-	for i := range spans {
-		if _, dup := byID[spans[i].SpanID]; !dup {
-			byID[spans[i].SpanID] = i
+// gaps returns, for each row of the tree, the idle time in nanoseconds
+// between its parent's start or its previous sibling's end, whichever is
+// later, and its own start.
+func gaps(spans []telemetry.Span, rows []tracetree.Node) []int64 {
+	out := make([]int64, len(rows))
+	busy := make([]int64, len(spans)) // per parent: when its last child seen so far ended
+	for k, nd := range rows {
+		s := &spans[nd.Span]
+		busy[nd.Span] = s.StartUnixNano // a parent's row precedes its children's
+		if nd.Parent < 0 {
+			continue
 		}
-	}
-	parent := make([]int, n)
-	kids := make([][]int, n)
-	for i := range spans {
-		parent[i] = -1
-		if spans[i].ParentSpanID.IsValid() {
-			if p, ok := byID[spans[i].ParentSpanID]; ok && p != i {
-				parent[i] = p
-				kids[p] = append(kids[p], i)
-			} else {
-				parent[i] = -2
-			}
-		}
-	}
-	out := make([]placed, 0, n)
-	visited := make([]bool, n)
-	type frame struct{ i, depth int }
-	walk := func(root int, orphan bool) {
-		stack := []frame{{root, 0}}
-		visited[root] = true
-		for len(stack) > 0 {
-			f := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			out = append(out, placed{index: f.i, depth: f.depth, orphan: orphan && f.i == root})
-			ks := kids[f.i]
-			for k := len(ks) - 1; k >= 0; k-- {
-				if !visited[ks[k]] {
-					visited[ks[k]] = true
-					stack = append(stack, frame{ks[k], f.depth + 1})
-				}
-			}
-		}
-	}
-	for i := range spans {
-		if parent[i] < 0 && !visited[i] {
-			walk(i, parent[i] == -2)
-		}
-	}
-	for i := range spans {
-		if !visited[i] {
-			walk(i, true)
-		}
-	}
-	// Subtree sizes and gaps, from the depth-first order: a span's subtree
-	// is the run of following rows deeper than it.
-	var stack []int // indices into out of the open ancestors
-	lastEnd := make(map[int]int64, n)
-	for k := range out {
-		for len(stack) > 0 && out[stack[len(stack)-1]].depth >= out[k].depth {
-			top := stack[len(stack)-1]
-			out[top].subtree = k - top - 1
-			stack = stack[:len(stack)-1]
-		}
-		s := &spans[out[k].index]
-		if len(stack) > 0 {
-			pk := stack[len(stack)-1]
-			p := &spans[out[pk].index]
-			ref, ok := lastEnd[pk]
-			if !ok {
-				ref = p.StartUnixNano
-			}
-			if s.StartUnixNano > ref {
-				out[k].gap = s.StartUnixNano - ref
-			}
-			lastEnd[pk] = max(ref, s.EndUnixNano)
-		}
-		stack = append(stack, k)
-	}
-	for len(stack) > 0 {
-		top := stack[len(stack)-1]
-		out[top].subtree = len(out) - top - 1
-		stack = stack[:len(stack)-1]
+		ref := busy[nd.Parent]
+		out[k] = max(s.StartUnixNano-ref, 0)
+		busy[nd.Parent] = max(ref, s.EndUnixNano)
 	}
 	return out
 }
