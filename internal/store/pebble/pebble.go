@@ -4,8 +4,10 @@
 //
 // Spans are appended in batches and never updated; spans of one trace from
 // one write share a record keyed by day and trace ID, so a trace is read with
-// a few range scans. Search uses per-service index blocks with Bloom filters
-// (see index.go). Retention deletes whole day partitions.
+// a few range scans. Search uses index blocks with Bloom filters, found
+// through a per-service and a project-wide time-ordered index (see index.go).
+// Retention deletes whole day partitions. Each project has a bounded number
+// of services and operation names (names.go).
 //
 // It owns the on-disk format; the contract it fulfils is store.Store.
 package pebble
@@ -14,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -27,9 +30,12 @@ import (
 
 // Options configure the backend.
 type Options struct {
-	// Sync makes every write wait for fsync, so acknowledged spans survive
-	// power loss, not only a crash of the process. Writes are always in the
-	// write-ahead log before WriteSpans returns.
+	// Sync makes every write wait until its write-ahead log record is written
+	// and fsynced, so that acknowledged spans survive a crash of the process
+	// and power loss. Without it a write returns once its record is copied
+	// into Pebble's in-memory log block: the last acknowledged writes, up to
+	// 32 KiB of log, are lost if the process dies (kill -9, OOM kill) before
+	// the block fills or a synced write or Close flushes it.
 	Sync bool
 	// Retention is how long spans are kept; it also bounds how far in the past
 	// a span's start time may place it in a partition.
@@ -38,6 +44,23 @@ type Options struct {
 	CacheSize int64
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// MaxServices is how many services one project may have; spans of a new
+	// service beyond it are refused (WriteSpans returns a
+	// *store.PartialWriteError). Zero means DefaultMaxServices.
+	MaxServices int
+	// MaxOperations is how many operation names one service may have; spans
+	// with a new name beyond it are refused likewise. Zero means
+	// DefaultMaxOperations.
+	MaxOperations int
+	// MinFreeBytes is the free space, on the filesystem holding the store,
+	// below which writes fail with store.ErrUnavailable; they are taken again
+	// once free space is back a quarter above it. Open fails below the
+	// smaller of it and 32 MiB, the room Pebble needs to open. Zero means
+	// DefaultMinFreeBytes.
+	MinFreeBytes int64
+	// Logger receives Pebble's errors and the store's disk-space changes;
+	// nil discards them.
+	Logger *slog.Logger
 }
 
 // Store is the Pebble backend.
@@ -46,9 +69,13 @@ type Store struct {
 	opts Options
 	wo   *pdb.WriteOptions
 	seq  atomic.Uint64
+	// guard decides whether writes are taken (health.go).
+	guard *diskGuard
 
-	mu   sync.Mutex
-	seen map[string]struct{} // services and operations already written
+	// names writes service and operation names and enforces their limits.
+	names *names
+
+	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
 	minDay, maxDay uint32
 }
@@ -66,22 +93,29 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MinFreeBytes <= 0 {
+		opts.MinFreeBytes = DefaultMinFreeBytes
+	}
 	cache := pdb.NewCache(opts.CacheSize)
 	defer cache.Unref()
 	po := &pdb.Options{
 		Cache:                       cache,
-		MemTableSize:                32 << 20,
+		MemTableSize:                memTableSize,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       24,
 		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
-		Logger:                      quietLogger{},
 	}
+	if err := checkSpaceToOpen(dir, min(opts.MinFreeBytes, memTableSize)); err != nil {
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
+	guard := newDiskGuard(dir, opts.MinFreeBytes, opts.Logger)
+	guard.configure(po)
 	db, err := pdb.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, seen: map[string]struct{}{}}
+	s := &Store{db: db, opts: opts, guard: guard, names: newNames(db, opts.MaxServices, opts.MaxOperations)}
 	s.wo = pdb.NoSync
 	if opts.Sync {
 		s.wo = pdb.Sync
@@ -91,16 +125,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	guard.start()
+	if err := s.buildProjectIndex(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
-}
-
-// quietLogger keeps Pebble's informational chatter out of the server log.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
 }
 
 func (s *Store) loadDayBounds() error {
@@ -125,9 +155,13 @@ func dayOfKey(k []byte) uint32 {
 	return uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4])
 }
 
-// Close flushes and closes the database.
+// Close refuses further writes and closes the database. It gives up after
+// closeTimeout, so that a server whose engine failed can still exit.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	if !s.guard.stop() {
+		return errors.New("close pebble store: already closed")
+	}
+	if err := closeWithin(s.db, closeTimeout); err != nil {
 		return fmt.Errorf("close pebble store: %w", err)
 	}
 	return nil
@@ -163,16 +197,30 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := s.opts.Now()
-	ps := make([]placed, len(spans))
-	lo, hi := ^uint32(0), uint32(0)
-	for i := range spans {
-		d := s.partition(spans[i].StartUnixNano, now)
-		ps[i] = placed{day: d, span: &spans[i]}
-		lo, hi = min(lo, d), max(hi, d)
+	if err := s.guard.admit(); err != nil {
+		return fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	adm, err := s.names.admit(b, project, spans)
+	if err != nil {
+		return fmt.Errorf("write %d spans: %w", len(spans), err)
+	}
+	defer s.names.settle(adm, false) // gives the names back if the write fails
+	now := s.opts.Now()
+	ps := make([]placed, 0, len(spans)-adm.nRefused)
+	lo, hi := ^uint32(0), uint32(0)
+	for i := range spans {
+		if adm.refused != nil && adm.refused[i] {
+			continue
+		}
+		d := s.partition(spans[i].StartUnixNano, now)
+		ps = append(ps, placed{day: d, span: &spans[i]})
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if len(ps) == 0 {
+		return adm.err()
+	}
 	var e enc
 	var key []byte
 	group := make([]*telemetry.Span, 0, 16)
@@ -244,12 +292,18 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		if err := b.Set(key, e.b, nil); err != nil {
 			return fmt.Errorf("batch index rows: %w", err)
 		}
+		key = projectBlockKey(key[:0], first.day, project, meta.minStart, seq)
+		e.b = e.b[:0]
+		encodeProjectBlock(&e, svc, me.b)
+		if err := b.Set(key, e.b, nil); err != nil {
+			return fmt.Errorf("batch project index: %w", err)
+		}
 		i = j
 	}
-	s.addNames(b, project, spans)
-	if err := b.Commit(s.wo); err != nil {
+	if err := s.commit(b, s.wo); err != nil {
 		return fmt.Errorf("commit %d spans: %w", len(spans), err)
 	}
+	s.names.settle(adm, true)
 	s.mu.Lock()
 	if s.maxDay == 0 || hi > s.maxDay {
 		s.maxDay = hi
@@ -258,7 +312,7 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		s.minDay = lo
 	}
 	s.mu.Unlock()
-	return nil
+	return adm.err()
 }
 
 func appendSeq(b []byte, seq uint64) []byte {
@@ -288,39 +342,16 @@ func fillFilter(m *blockMeta, spans []*telemetry.Span, scratch []uint64) []uint6
 	return scratch
 }
 
-// addNames records services and operations not seen since start.
-func (s *Store) addNames(b *pdb.Batch, project string, spans []telemetry.Span) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range spans {
-		sp := &spans[i]
-		svc := sp.Service()
-		k := operationKey(project, svc, sp.Name)
-		if _, ok := s.seen[string(k)]; ok {
-			continue
-		}
-		if len(s.seen) < 200_000 {
-			s.seen[string(k)] = struct{}{}
-		}
-		_ = b.Set(k, []byte{byte(sp.Kind)}, nil)
-		sk := serviceKey(project, svc)
-		if _, ok := s.seen[string(sk)]; !ok {
-			s.seen[string(sk)] = struct{}{}
-			_ = b.Set(sk, nil, nil)
-		}
-	}
-}
-
 // DeleteSpansBefore drops every day partition that ends before cutoff.
 func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	last := dayOf(cutoff.UnixNano()) // partitions < last end at or before cutoff's day start
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows} {
+	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
-		if err := s.db.DeleteRange(start, end, pdb.Sync); err != nil {
+		if err := s.deleteRange(start, end, pdb.Sync); err != nil {
 			return fmt.Errorf("drop partitions before day %d: %w", last, err)
 		}
 		if err := s.db.Compact(ctx, start, end, false); err != nil && !errors.Is(err, context.Canceled) {
