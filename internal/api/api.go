@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -222,8 +223,13 @@ func ParseQuery(v map[string][]string, now time.Time) (store.TraceQuery, error) 
 	return q, err
 }
 
-// ParseTimeRange reads start and end (RFC 3339 or Unix seconds) and lookback
-// (a duration before end, or before now when end is not set).
+// ParseTimeRange reads the time range of a query: start and end (RFC 3339,
+// a date and time without zone read as UTC as an HTML datetime-local input
+// sends it, or Unix seconds) and lookback (a duration before end, or before
+// now when end is not set; it takes the place of start). A bound left out is
+// the zero time: no lower bound, or now. Times must fall between 1970 and
+// 2262, what Unix nanoseconds hold. Errors name the parameter. The API, code
+// monitoring and the dashboard all read their ranges here.
 func ParseTimeRange(v map[string][]string, now time.Time) (start, end time.Time, err error) {
 	get := func(k string) string {
 		if x := v[k]; len(x) > 0 {
@@ -246,7 +252,9 @@ func ParseTimeRange(v map[string][]string, now time.Time) (start, end time.Time,
 		if ref.IsZero() {
 			ref = now
 		}
-		start = ref.Add(-d)
+		if start = ref.Add(-d); start.Before(minTime) {
+			return start, end, fmt.Errorf("lookback %q: reaches back before 1970; use a shorter duration", lb)
+		}
 	}
 	if !start.IsZero() && !end.IsZero() && start.After(end) {
 		return start, end, fmt.Errorf("start %s is after end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
@@ -267,17 +275,36 @@ func ParseLimit(s string) (int, error) {
 	return n, nil
 }
 
+// minTime and maxTime bound the times a range may name: those that Unix
+// nanoseconds, the stores' unit, can hold.
+var minTime, maxTime = time.Unix(0, 0), time.Unix(0, math.MaxInt64)
+
+// timeLayouts are the forms start and end are read in, besides Unix seconds.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04"}
+
 func parseTime(name, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	t, ok := time.Time{}, false
+	for _, layout := range timeLayouts {
+		if t1, err := time.Parse(layout, s); err == nil {
+			t, ok = t1, true
+			break
+		}
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n < 1e11 {
-		return time.Unix(n, 0), nil
+	if n, err := strconv.ParseInt(s, 10, 64); !ok && err == nil {
+		// Clamped first, so that time.Unix cannot overflow; the bounds
+		// below still refuse it.
+		t, ok = time.Unix(min(max(n, -1), maxTime.Unix()+1), 0), true
 	}
-	return time.Time{}, fmt.Errorf("%s %q: use RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", name, s)
+	if !ok {
+		return time.Time{}, fmt.Errorf("%s %q: use RFC 3339 (2026-01-02T15:04:05Z), a UTC date and time (2026-01-02T15:04) or Unix seconds", name, s)
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, fmt.Errorf("%s %q: use a time between 1970 and 2262", name, s)
+	}
+	return t, nil
 }
 
 func (a *API) services(w http.ResponseWriter, r *http.Request) {

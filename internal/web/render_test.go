@@ -293,14 +293,58 @@ func TestFormats(t *testing.T) {
 			t.Errorf("formatRate(%v) = %q, want %q", v, got, want)
 		}
 	}
+}
+
+// TestParseRange covers what the pages add to api.ParseTimeRange (whose own
+// test covers the time forms and bounds): the range menu, its default and
+// custom ranges.
+func TestParseRange(t *testing.T) {
 	now := time.Date(2026, 1, 2, 15, 4, 0, 0, time.UTC)
-	if tr, msg := parseRange(url.Values{"range": {"custom"}, "start": {"2026-01-02T14:00"}}, "1h", now); msg != "" || tr.to != now || tr.from.Hour() != 14 {
-		t.Errorf("custom range: %+v %q", tr, msg)
+	at := func(h, m int) time.Time { return time.Date(2026, 1, 2, h, m, 0, 0, time.UTC) }
+	tests := []struct {
+		name     string
+		query    string
+		rng      string // the range the form shows
+		from, to time.Time
+		msg      string // a part of the message; "" for none
+	}{
+		{"missing: the default", "", "1h", now.Add(-time.Hour), now, ""},
+		{"an offered range", "range=15m", "15m", now.Add(-15 * time.Minute), now, ""},
+		{"seven days", "range=168h", "168h", now.Add(-168 * time.Hour), now, ""},
+		{"custom until now", "range=custom&start=2026-01-02T14:00", "custom", at(14, 0), now, ""},
+		{"custom", "range=custom&start=2026-01-02T14:00&end=2026-01-02T14:30", "custom", at(14, 0), at(14, 30), ""},
+		{"custom in RFC 3339", "range=custom&start=2026-01-02T14:00:00%2B01:00&end=2026-01-02T14:30:00Z", "custom", at(13, 0), at(14, 30), ""},
+		{"start and end ignored unless custom", "range=6h&start=bad", "6h", now.Add(-6 * time.Hour), now, ""},
+
+		{"a range not offered", "range=2h", "1h", time.Time{}, time.Time{}, `Range "2h": choose one of the ranges offered.`},
+		{"a bogus range", "range=bogus", "1h", time.Time{}, time.Time{}, `Range "bogus"`},
+		{"custom without start", "range=custom&end=2026-01-02T14:00", "custom", time.Time{}, time.Time{}, "Start: give the date and time"},
+		{"bad custom start", "range=custom&start=yesterday", "custom", time.Time{}, time.Time{}, `Time range: start "yesterday": use RFC 3339`},
+		{"bad custom end", "range=custom&start=2026-01-02T14:00&end=soon", "custom", time.Time{}, time.Time{}, `Time range: end "soon"`},
+		{"end before start", "range=custom&start=2026-01-02T14:00&end=2026-01-02T13:00", "custom", time.Time{}, time.Time{}, "is after end"},
+		{"start after now", "range=custom&start=2026-01-02T16:00", "custom", time.Time{}, time.Time{}, "is after end"},
+		{"absurd start", "range=custom&start=1900-01-01T00:00", "custom", time.Time{}, time.Time{}, "use a time between 1970 and 2262"},
 	}
-	if _, msg := parseRange(url.Values{"range": {"custom"}, "start": {"yesterday"}}, "1h", now); msg == "" {
-		t.Error("a bad custom start was accepted")
-	}
-	if tr, _ := parseRange(url.Values{"range": {"bogus"}}, "1h", now); tr.Range != "1h" || now.Sub(tr.from) != time.Hour {
-		t.Errorf("unknown range: %+v", tr)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, msg := parseRange(q, "1h", now)
+			if tr.Range != tt.rng {
+				t.Errorf("range shown = %q, want %q", tr.Range, tt.rng)
+			}
+			switch {
+			case tt.msg != "":
+				if !strings.Contains(msg, tt.msg) {
+					t.Errorf("message = %q, want one with %q", msg, tt.msg)
+				}
+			case msg != "":
+				t.Errorf("message = %q", msg)
+			case !tr.from.Equal(tt.from) || !tr.to.Equal(tt.to):
+				t.Errorf("range = %v to %v, want %v to %v", tr.from, tr.to, tt.from, tt.to)
+			}
+		})
 	}
 }

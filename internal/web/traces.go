@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,39 +29,40 @@ type timeRange struct {
 	from, to   time.Time
 }
 
-const inputTime = "2006-01-02T15:04"
-
+// parseRange reads a page's time range. The range must be one of ranges
+// (def when missing): a lookback, or custom with start and end (end empty
+// means now). The times themselves are read by api.ParseTimeRange, as they
+// are for the API, so that both take the same forms and bounds.
 func parseRange(q url.Values, def string, now time.Time) (timeRange, string) {
 	tr := timeRange{Range: q.Get("range"), Start: q.Get("start"), End: q.Get("end")}
 	if tr.Range == "" {
 		tr.Range = def
 	}
-	if tr.Range == "custom" {
-		var err error
-		if tr.from, err = time.Parse(inputTime, tr.Start); err != nil {
-			if tr.from, err = time.Parse(time.RFC3339, tr.Start); err != nil {
-				return tr, "Start: use a date and time such as 2026-01-02T15:04 (UTC)."
-			}
+	v := url.Values{}
+	switch {
+	case tr.Range == "custom":
+		if strings.TrimSpace(tr.Start) == "" {
+			return tr, "Start: give the date and time the range starts (UTC), such as 2026-01-02T15:04."
 		}
-		tr.to = now
-		if tr.End != "" {
-			if tr.to, err = time.Parse(inputTime, tr.End); err != nil {
-				if tr.to, err = time.Parse(time.RFC3339, tr.End); err != nil {
-					return tr, "End: use a date and time such as 2026-01-02T16:04 (UTC), or leave it empty for now."
-				}
-			}
+		v.Set("start", tr.Start)
+		v.Set("end", tr.End)
+		if strings.TrimSpace(tr.End) == "" {
+			v.Set("end", now.UTC().Format(time.RFC3339Nano))
 		}
-		if tr.from.After(tr.to) {
-			return tr, "Start is after end."
-		}
-		return tr, ""
-	}
-	d, err := time.ParseDuration(tr.Range)
-	if err != nil || d <= 0 || d > 366*24*time.Hour {
+	case slices.ContainsFunc(ranges, func(r struct{ Value, Label string }) bool { return r.Value == tr.Range }):
+		v.Set("lookback", tr.Range)
+	default:
+		bad := tr.Range
 		tr.Range = def
-		d, _ = time.ParseDuration(def)
+		return tr, fmt.Sprintf("Range %q: choose one of the ranges offered.", bad)
 	}
-	tr.from, tr.to = now.Add(-d), now
+	var err error
+	if tr.from, tr.to, err = api.ParseTimeRange(v, now); err != nil {
+		return tr, "Time range: " + err.Error() + "."
+	}
+	if tr.to.IsZero() {
+		tr.to = now
+	}
 	return tr, ""
 }
 
