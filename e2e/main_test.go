@@ -5,11 +5,9 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,12 +22,14 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/client"
 	"github.com/tracekit-oss/tracekit/internal/server"
+	"github.com/tracekit-oss/tracekit/internal/server/servertest"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 	"github.com/tracekit-oss/tracekit/sdk/go/tracekit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const adminKey = "tk_e2e_admin_key_0123456789"
+const adminKey = servertest.AdminKey
 
 // tracekitServer is a running server and an API client with its own
 // connections.
@@ -42,24 +42,11 @@ type tracekitServer struct {
 
 func startServer(tb testing.TB) *tracekitServer {
 	tb.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir, cfg.HTTPAddr, cfg.GRPCAddr = tb.TempDir(), "127.0.0.1:0", ""
-	cfg.SeedAPIKey, cfg.Sync, cfg.Heartbeat = adminKey, false, 200*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		tb.Fatalf("start server: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
+	srv := servertest.Start(tb, func(c *server.Config) { c.GRPCAddr, c.Heartbeat = "", 200*time.Millisecond })
 	tr := &http.Transport{}
-	s := &tracekitServer{base: "http://" + srv.HTTPAddr(), api: client.New("http://"+srv.HTTPAddr(), adminKey, &http.Client{Transport: tr})}
+	s := &tracekitServer{base: srv.Base, api: client.New(srv.Base, adminKey, &http.Client{Transport: tr})}
 	s.stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("Serve: %v", err)
-		}
+		srv.Stop()
 		tr.CloseIdleConnections()
 	})
 	tb.Cleanup(s.stop)
@@ -112,29 +99,12 @@ func (s *tracekitServer) snapshots(tb testing.TB, breakpointID string) []snapsho
 	return out.Snapshots
 }
 
-// logBuffer is the instrumented service's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startSDK starts the SDK of a service with code monitoring, exporting to
-// s; mod adjusts its configuration. It is shut down when the test ends.
-func startSDK(tb testing.TB, s *tracekitServer, service string, mod func(*tracekit.Config)) (*tracekit.SDK, *logBuffer) {
+// s; mod adjusts its configuration. It is shut down when the test ends. The
+// buffer holds the instrumented service's log.
+func startSDK(tb testing.TB, s *tracekitServer, service string, mod func(*tracekit.Config)) (*tracekit.SDK, *testsupport.LogBuffer) {
 	tb.Helper()
-	logs := &logBuffer{}
+	logs := &testsupport.LogBuffer{}
 	cfg := tracekit.Config{
 		APIKey: adminKey, ServiceName: service, Endpoint: s.base + "/v1/traces", Environment: "e2e",
 		EnableCodeMonitoring: true, BatchTimeout: 100 * time.Millisecond, ExportTimeout: time.Second,
@@ -161,7 +131,7 @@ func startSDK(tb testing.TB, s *tracekitServer, service string, mod func(*tracek
 // waitStats waits until the SDK's code-monitoring stats satisfy cond.
 func waitStats(tb testing.TB, sdk *tracekit.SDK, what string, cond func(tracekit.CodeMonitoringStats) bool) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testsupport.Timeout(15*time.Second))
 	defer cancel()
 	if err := sdk.SnapshotClient().WaitFor(ctx, cond); err != nil {
 		tb.Fatalf("waiting for %s: %v; stats %+v", what, err, sdk.SnapshotClient().Stats())
@@ -171,7 +141,7 @@ func waitStats(tb testing.TB, sdk *tracekit.SDK, what string, cond func(tracekit
 // eventually polls cond, for what only the server's API shows.
 func eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(testsupport.Timeout(15 * time.Second))
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/client"
 	"github.com/tracekit-oss/tracekit/internal/server"
+	"github.com/tracekit-oss/tracekit/internal/server/servertest"
 	"github.com/tracekit-oss/tracekit/internal/store"
 )
 
@@ -38,36 +38,18 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"))
 }
 
-const adminKey = "tk_test_admin_key_0123456789"
+const adminKey = servertest.AdminKey
 
+// testServer is a server on loopback ports, and API clients for it.
 type testServer struct {
-	*server.Server
-	base string
+	*servertest.Server
+	base string // Server.Base
 }
 
 func start(t *testing.T, mod func(*server.Config)) *testServer {
 	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir, cfg.HTTPAddr, cfg.GRPCAddr = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
-	cfg.SeedAPIKey, cfg.Sync = adminKey, false
-	if mod != nil {
-		mod(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &testServer{Server: srv, base: "http://" + srv.HTTPAddr()}
+	srv := servertest.Start(t, mod)
+	return &testServer{Server: srv, base: srv.Base}
 }
 
 func (s *testServer) client(key string) *client.Client { return client.New(s.base, key, nil) }
