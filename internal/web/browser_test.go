@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -18,47 +19,36 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/demo"
 	"github.com/tracekit-oss/tracekit/internal/server"
+	"github.com/tracekit-oss/tracekit/internal/server/servertest"
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 )
 
 // The browser tests drive Debian's Chromium, headless, against a real
 // server on a loopback port: what a person sees and clicks.
 
 const (
-	adminKey      = "tk_test_admin_key_0123456789"
+	adminKey      = servertest.AdminKey
 	adminPassword = "browser-test-password"
 	chromiumPath  = "/usr/bin/chromium"
+)
+
+// A browser action, or a wait for what the page does next, may take this
+// long on a quiet machine; testsupport.Timeout stretches it for the race
+// detector and CI. A busy 2-core machine under -race takes seconds to draw
+// the 10,000-span trace.
+var (
+	actionTimeout = testsupport.Timeout(30 * time.Second)
+	waitTimeout   = testsupport.Timeout(30 * time.Second)
 )
 
 // env is a running server, its demo data and a signed-in browser tab.
 type env struct {
 	t      *testing.T
-	srv    *server.Server
+	srv    *servertest.Server
 	base   string
 	ingest string
 	tab    context.Context
-}
-
-func startServer(t *testing.T) (*server.Server, string) {
-	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.DataDir, cfg.HTTPAddr, cfg.GRPCAddr = t.TempDir(), "127.0.0.1:0", ""
-	cfg.SeedAPIKey, cfg.AdminPassword, cfg.Sync = adminKey, adminPassword, false
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return srv, "http://" + srv.HTTPAddr()
 }
 
 // newTab starts Chromium with a fresh profile and returns a tab. A machine
@@ -100,28 +90,27 @@ func newTab(t *testing.T) context.Context {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	srv, base := startServer(t)
+	srv := servertest.Start(t, func(c *server.Config) { c.GRPCAddr, c.AdminPassword = "", adminPassword })
 	ingest, err := srv.MintKey(context.Background(), "browser test", store.ScopeIngest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, base: base, ingest: ingest, tab: newTab(t)}
+	return &env{t: t, srv: srv, base: srv.Base, ingest: ingest, tab: newTab(t)}
 }
 
 // do runs browser actions with a time limit, failing the test on error.
 func (e *env) do(actions ...chromedp.Action[chromedp.Void]) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, actionTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
-		loc, _ := chromedp.Run(e.tab, chromedp.Location())
-		e.t.Fatalf("browser at %s: %v", loc, err)
+		e.t.Fatalf("browser at %s: %v", e.where(), err)
 	}
 }
 
 func eval[T any](e *env, expr string) T {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, actionTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -130,22 +119,89 @@ func eval[T any](e *env, expr string) T {
 	return v
 }
 
-// waitFor polls a JavaScript condition until it holds, across page loads.
+// poll waits until the JavaScript expression is true in the page, for at
+// most waitTimeout. The page evaluates it every 50 ms (chromedp.Poll); an
+// expression that throws counts as false, and a navigation, which ends a
+// poll, starts one in the new page.
+func (e *env) poll(expr string) error {
+	ctx, cancel := context.WithTimeout(e.tab, waitTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	pred := `(() => { try { return !!(` + expr + `) } catch (_) { return false } })()`
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return context.DeadlineExceeded
+		}
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](pred,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(left)))
+		if err == nil || errors.Is(err, chromedp.ErrPollingTimeout) || ctx.Err() != nil {
+			return err
+		}
+		// The page the poll ran in went away: poll the next one.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitFor waits until a JavaScript condition holds, across page loads.
 func (e *env) waitFor(expr string) {
 	e.t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(e.tab, 5*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
+	if err := e.poll(expr); err != nil {
+		e.t.Fatalf("waited %v for %s: %v; at %s", waitTimeout, expr, err, e.where())
 	}
-	e.t.Fatalf("waited 15s for %s (last error: %v) at %s", expr, last, e.location())
+}
+
+// waitText waits until the element with the id shows exactly want.
+func (e *env) waitText(id, want string) {
+	e.t.Helper()
+	if err := e.poll(fmt.Sprintf(`document.getElementById(%s).textContent === %s`, jsString(id), jsString(want))); err != nil {
+		e.t.Fatalf("#%s shows %q after %v, want %q (%v)", id, eval[string](e, `document.getElementById(`+jsString(id)+`)?.textContent ?? '(no element)'`), waitTimeout, want, err)
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// clickSpan clicks part (".wf-op" or ".wf-toggle") of the waterfall row of
+// span i, its index in the page's tree order. The rows are virtualised: the
+// page reuses a row element for another span whenever it redraws, as it
+// does on every scroll, so a mouse click aimed at where the row was (and
+// chromedp scrolls before it clicks) can land on another span or on none.
+// The page's own script finds the row once it is drawn and in view, and
+// dispatches the click in the same turn.
+func (e *env) clickSpan(i int, part string) {
+	e.t.Helper()
+	e.waitFor(fmt.Sprintf(`(() => {
+		const row = document.querySelector('.wf-row:not(.hidden)[data-i="%d"]');
+		if (!row) return false;
+		const r = row.getBoundingClientRect(), view = document.getElementById('wf-viewport').getBoundingClientRect();
+		if (r.top < view.top || r.bottom > view.bottom) return false;
+		row.querySelector(%s).click();
+		return true;
+	})()`, i, jsString(part)))
+}
+
+// showSpan opens the details of span i, as clicking its name does, and
+// checks that they are the details of that span.
+func (e *env) showSpan(i int) {
+	e.t.Helper()
+	e.clickSpan(i, ".wf-op")
+	// The page shows the details in the click's handler: no wait.
+	got := eval[[]string](e, fmt.Sprintf(`(() => {
+		const s = JSON.parse(document.getElementById('trace-data').textContent).spans[%d];
+		const title = document.getElementById('span-title');
+		return [s.op, s.id, title ? title.textContent : '(no details)', document.getElementById('span-details').textContent];
+	})()`, i))
+	if op, id, title, details := got[0], got[1], got[2], got[3]; !strings.HasSuffix(title, " "+op) || !strings.Contains(details, id) {
+		e.t.Errorf("clicking span %d (%q, id %s) shows the details of %q", i, op, id, title)
+	}
 }
 
 func (e *env) signIn(email, password string) {
@@ -216,7 +272,7 @@ func (e *env) screenshot(name string) {
 	if os.Getenv("TRACEKIT_UPDATE_SCREENSHOTS") != "1" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(e.tab, 60*time.Second)
+	ctx, cancel := context.WithTimeout(e.tab, actionTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -234,9 +290,23 @@ func (e *env) screenshot(name string) {
 
 func (e *env) location() string {
 	e.t.Helper()
-	loc, err := chromedp.Run(e.tab, chromedp.Location())
+	ctx, cancel := context.WithTimeout(e.tab, actionTimeout)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return loc
+}
+
+// where is the page's URL for a failure message; it never fails the test
+// itself, so that the message keeps the error it reports.
+func (e *env) where() string {
+	ctx, cancel := context.WithTimeout(e.tab, actionTimeout)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return fmt.Sprintf("(unknown: %v)", err)
 	}
 	return loc
 }
@@ -306,11 +376,7 @@ func TestBrowser(t *testing.T) {
 		if n < 3 {
 			t.Fatalf("%d waterfall rows visible, want several", n)
 		}
-		op := eval[string](e, `document.querySelectorAll('.wf-row:not(.hidden)')[1].querySelector('.wf-op').textContent`)
-		e.do(chromedp.Click(chromedp.CSS(".wf-row:nth-of-type(3) .wf-op")), chromedp.WaitVisible(chromedp.CSS("#span-title")))
-		if got := eval[string](e, `document.getElementById('span-title').textContent`); !strings.Contains(got, op) {
-			t.Errorf("details show %q, want the clicked span %q", got, op)
-		}
+		e.showSpan(1)
 		traceID = strings.TrimPrefix(e.location()[strings.LastIndex(e.location(), "/")+1:], "")
 		spanID = eval[string](e, `JSON.parse(document.getElementById('trace-data').textContent).spans[1].id`)
 	})
