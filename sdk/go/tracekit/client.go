@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -23,8 +22,10 @@ import (
 //	req, _ := http.NewRequestWithContext(r.Context(), "GET", url, nil)
 //	resp, err := tracekit.HTTPClient.Do(req)
 //
-// Calls without a context (HTTPClient.Get) start a new trace. It works before
-// NewSDK too, with whatever OpenTelemetry has been given by then. Like
+// Calls without a context (HTTPClient.Get) start a new trace. The headers
+// are written by TraceContext (and the baggage header by W3C Baggage), with
+// or without NewSDK; a global propagator the program installed in place of
+// NewSDK's writes its own headers as well. Like
 // http.DefaultClient it has no timeout: set one with the request's context.
 // Do not send it to third parties: the headers reveal your trace IDs.
 var HTTPClient = &http.Client{Transport: NewTransport(nil)}
@@ -65,15 +66,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
 
 	out := req.Clone(ctx) // a RoundTripper must not change req
-	carrier := headerCarrier(out.Header)
-	if prop := otel.GetTextMapPropagator(); len(prop.Fields()) > 0 {
-		prop.Inject(ctx, carrier)
-	} else {
-		// OpenTelemetry's default propagator sends nothing; TraceKit
-		// always speaks W3C Trace Context, with or without NewSDK.
-		propagation.TraceContext{}.Inject(ctx, carrier)
-		propagation.Baggage{}.Inject(ctx, carrier)
-	}
+	injectOutgoing(ctx, headerCarrier(out.Header))
 
 	if span.IsRecording() {
 		span.SetAttributes(clientRequestAttrs(req)...)

@@ -20,7 +20,8 @@ import (
 )
 
 // HTTPMiddleware traces every request next serves: it continues the trace
-// named by the traceparent and tracestate headers (or starts one), runs next
+// named by the traceparent and tracestate headers, read by TraceContext's
+// rules (or starts one), runs next
 // with a context carrying the request's server span, and records the HTTP
 // semantic-convention attributes, a 5xx status as an error, and a panic as an
 // exception before re-panicking. Wrap the whole mux with it: the span is

@@ -47,9 +47,10 @@ type SDK struct {
 }
 
 // NewSDK validates cfg (filling empty fields from the environment), starts
-// the exporter and installs the SDK's tracer provider and the W3C Trace
-// Context and Baggage propagators as OpenTelemetry's globals, so that other
-// OpenTelemetry instrumentation joins the same traces. A nil cfg reads
+// the exporter and installs the SDK's tracer provider and propagator
+// (NewPropagator: the SDK's W3C Trace Context, then W3C Baggage) as
+// OpenTelemetry's globals, so that other OpenTelemetry instrumentation joins
+// the same traces. A nil cfg reads
 // everything from the environment. Configuration errors wrap
 // ErrInvalidConfig and name the setting to change.
 func NewSDK(cfg *Config) (*SDK, error) {
@@ -105,7 +106,7 @@ func newSDK(r resolved, exporter sdktrace.SpanExporter) (*SDK, error) {
 		cfg:          r.Config,
 		pipe:         newPipeline(exporter, &r.Config),
 		tags:         &tagProcessor{},
-		prop:         propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		prop:         NewPropagator(),
 		snapshots:    snapshots,
 		serverSpan:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
 		internalSpan: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
