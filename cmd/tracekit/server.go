@@ -42,6 +42,9 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	maxConnsIP := f.int("max-conns-per-ip", l.MaxConnsPerIP, "most open connections per listener from one client address")
 	maxStreams := f.int("max-streams", l.MaxStreams, "most open code-monitoring SSE streams")
 	maxStreamsKey := f.int("max-streams-per-key", l.MaxStreamsPerKey, "most open code-monitoring SSE streams per API key")
+	maxServices := f.int("max-services", l.MaxServices, "most services in one project (spans of new services are refused beyond)")
+	maxOps := f.int("max-operations", l.MaxOperations, "most operation names of one service (spans with new names are refused beyond)")
+	minFree := f.int("min-free-disk", int(l.MinFreeDisk), "free bytes on the data directory's filesystem under which writes are answered 503 until space is back")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -58,6 +61,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			MaxInFlightBytes: int64(*inflight), MaxSpansPerRequest: *spansPerReq, MaxAttributes: *maxAttrs,
 			MaxValueDepth: *valueDepth, MinBodyRate: int64(*minRate), BodyTimeout: *bodyTimeout, WriteTimeout: *writeTimeout,
 			MaxConns: *maxConns, MaxConnsPerIP: *maxConnsIP, MaxStreams: *maxStreams, MaxStreamsPerKey: *maxStreamsKey,
+			MaxServices: *maxServices, MaxOperations: *maxOps, MinFreeDisk: int64(*minFree),
 		},
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -123,6 +123,9 @@ func (a *API) fail(w http.ResponseWriter, what string, err error) {
 		WriteError(w, http.StatusNotFound, what+": not found")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		WriteError(w, http.StatusServiceUnavailable, what+": request cancelled or timed out")
+	case errors.Is(err, store.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, what+": the store is not accepting writes (disk full or failing): retry later")
 	default:
 		a.log.Error(what, "err", err)
 		WriteError(w, http.StatusInternalServerError, what+": internal error")

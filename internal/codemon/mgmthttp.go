@@ -41,6 +41,9 @@ func (s *Service) fail(w http.ResponseWriter, what string, err error) {
 		api.WriteError(w, http.StatusNotFound, what+": not found")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		api.WriteError(w, http.StatusServiceUnavailable, what+": cancelled")
+	case errors.Is(err, store.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		api.WriteError(w, http.StatusServiceUnavailable, what+": the store is not accepting writes (disk full or failing): retry later")
 	default:
 		s.log.Error(what, "err", err)
 		api.WriteError(w, http.StatusInternalServerError, what+": internal error")

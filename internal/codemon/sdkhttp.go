@@ -474,6 +474,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	if err := s.store(ctx, project, snaps, logs, hits, last); err != nil {
 		s.log.Error("store snapshots", "err", err)
 		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", "5")
 		api.WriteError(w, http.StatusServiceUnavailable, "could not store snapshots: retry later")
 		return
 	}

@@ -134,8 +134,7 @@ func (r *Receiver) exportGRPC(ctx context.Context, dec func(any) error) (any, er
 	case errors.As(err, &inv):
 		return nil, status.Error(codes.InvalidArgument, inv.msg)
 	case err != nil:
-		r.log.Error("store spans", "project", p.Project, "err", err)
-		return nil, retryable(codes.Unavailable, "could not store spans: retry later", 5*time.Second)
+		return nil, retryable(codes.Unavailable, r.storeFailed(p.Project, err), 5*time.Second)
 	}
 	resp := ptraceotlp.NewExportResponse()
 	if res.rejected > 0 {

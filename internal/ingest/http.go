@@ -83,8 +83,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, ct, http.StatusBadRequest, codes.InvalidArgument, inv.msg, 0)
 		return
 	case err != nil:
-		r.log.Error("store spans", "project", p.Project, "err", err)
-		writeStatus(w, ct, http.StatusServiceUnavailable, codes.Unavailable, "could not store spans: retry later", 5)
+		writeStatus(w, ct, http.StatusServiceUnavailable, codes.Unavailable, r.storeFailed(p.Project, err), 5)
 		return
 	}
 	resp := ptraceotlp.NewExportResponse()

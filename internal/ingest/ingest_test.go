@@ -293,8 +293,8 @@ func TestOverloadAnswers429(t *testing.T) {
 	w := &memWriter{block: make(chan struct{}), entered: make(chan struct{}, 16)}
 	body := protoBody(t, traces(50))
 	// Room for exactly two requests in flight: each holds its body and
-	// eight times that for decoding (and a byte each to see the end).
-	budget := reqbody.NewBudget(int64(18*len(body)+2), int64(18*len(body)+2))
+	// ten times that for decoding (and a byte each to see the end).
+	budget := reqbody.NewBudget(int64(22*len(body)+2), int64(22*len(body)+2))
 	r := newReceiver(t, w, ingest.Config{MaxBodyBytes: int64(len(body)), Budget: budget})
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {

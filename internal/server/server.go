@@ -85,6 +85,12 @@ type Limits struct {
 	MaxConns, MaxConnsPerIP int
 	// MaxStreams and MaxStreamsPerKey cap open code-monitoring SSE streams.
 	MaxStreams, MaxStreamsPerKey int
+	// MaxServices and MaxOperations cap the services of a project and the
+	// operation names of a service; spans beyond are refused.
+	MaxServices, MaxOperations int
+	// MinFreeDisk is the free space under which writes are refused with
+	// 503 (and /readyz fails) until space is back.
+	MinFreeDisk int64
 }
 
 // DefaultLimits returns the documented defaults.
@@ -93,6 +99,7 @@ func DefaultLimits() Limits {
 		MaxInFlightBytes: ingest.DefaultBudgetBytes, MaxSpansPerRequest: 100_000, MaxAttributes: 256, MaxValueDepth: 32,
 		MinBodyRate: 4 << 10, BodyTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
 		MaxConns: 4096, MaxConnsPerIP: 1024, MaxStreams: codemon.DefaultMaxStreams, MaxStreamsPerKey: codemon.DefaultMaxStreamsPerKey,
+		MaxServices: pebble.DefaultMaxServices, MaxOperations: pebble.DefaultMaxOperations, MinFreeDisk: pebble.DefaultMinFreeBytes,
 	}
 }
 
@@ -141,6 +148,7 @@ func (l *Limits) validate(maxBody int64) error {
 	for _, f := range []struct{ v, def *int }{
 		{&l.MaxSpansPerRequest, &d.MaxSpansPerRequest}, {&l.MaxAttributes, &d.MaxAttributes}, {&l.MaxValueDepth, &d.MaxValueDepth},
 		{&l.MaxConns, &d.MaxConns}, {&l.MaxConnsPerIP, &d.MaxConnsPerIP}, {&l.MaxStreams, &d.MaxStreams}, {&l.MaxStreamsPerKey, &d.MaxStreamsPerKey},
+		{&l.MaxServices, &d.MaxServices}, {&l.MaxOperations, &d.MaxOperations},
 	} {
 		if *f.v == 0 {
 			*f.v = *f.def
@@ -170,6 +178,9 @@ func (l *Limits) validate(maxBody int64) error {
 		{"--max-conns-per-ip", int64(l.MaxConnsPerIP), 1},
 		{"--max-streams", int64(l.MaxStreams), 1},
 		{"--max-streams-per-key", int64(l.MaxStreamsPerKey), 1},
+		{"--max-services", int64(l.MaxServices), 1},
+		{"--max-operations", int64(l.MaxOperations), 1},
+		{"--min-free-disk", l.MinFreeDisk, 0},
 	} {
 		if c.v < c.min {
 			if c.flag == "--max-inflight-bytes" {
@@ -211,7 +222,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := pebble.Open(cfg.DataDir, pebble.Options{Sync: cfg.Sync, Retention: cfg.Retention})
+	st, err := pebble.Open(cfg.DataDir, pebble.Options{
+		Sync: cfg.Sync, Retention: cfg.Retention, Logger: log,
+		MaxServices: cfg.Limits.MaxServices, MaxOperations: cfg.Limits.MaxOperations, MinFreeBytes: cfg.Limits.MinFreeDisk,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -246,6 +260,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/v1/traces", recv)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := st.Health(); err != nil {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if _, err := st.Project(r.Context(), auth.DefaultProject); err != nil {
 			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return

@@ -37,7 +37,7 @@ func (s *Store) PutBreakpoint(ctx context.Context, b store.Breakpoint) error {
 		return errors.New("put breakpoint: id and project are required")
 	}
 	v, _ := json.Marshal(b)
-	if err := s.db.Set(metaKey("bp", b.Project, b.ID), v, pdb.Sync); err != nil {
+	if err := s.set(metaKey("bp", b.Project, b.ID), v, pdb.Sync); err != nil {
 		return fmt.Errorf("put breakpoint %s: %w", b.ID, err)
 	}
 	return nil
@@ -84,7 +84,7 @@ func (s *Store) DeleteBreakpoint(ctx context.Context, project, id string) error 
 	if !ok {
 		return fmt.Errorf("delete breakpoint %s: %w", id, store.ErrNotFound)
 	}
-	if err := s.db.Delete(key, pdb.Sync); err != nil {
+	if err := s.delete(key, pdb.Sync); err != nil {
 		return fmt.Errorf("delete breakpoint %s: %w", id, err)
 	}
 	return nil
@@ -109,7 +109,7 @@ func (s *Store) RecordHits(ctx context.Context, project, id string, n int64, at 
 // SetKillSwitch stores a service's kill switch.
 func (s *Store) SetKillSwitch(ctx context.Context, project string, ks store.KillSwitch) error {
 	v, _ := json.Marshal(ks)
-	if err := s.db.Set(metaKey("kill", project, ks.Service), v, pdb.Sync); err != nil {
+	if err := s.set(metaKey("kill", project, ks.Service), v, pdb.Sync); err != nil {
 		return fmt.Errorf("set kill switch of %s: %w", ks.Service, err)
 	}
 	return nil
@@ -150,7 +150,7 @@ func (s *Store) PutCapturePoints(ctx context.Context, project string, points []s
 		v, _ := json.Marshal(cp)
 		_ = b.Set(key, v, nil)
 	}
-	if err := b.Commit(pdb.NoSync); err != nil {
+	if err := s.commit(b, pdb.NoSync); err != nil {
 		return fmt.Errorf("put capture points: %w", err)
 	}
 	return nil
@@ -211,7 +211,7 @@ func (s *Store) appendRecords(project string, kind byte, n int, rec func(i int) 
 		}
 		_ = b.Set(key, val(), nil)
 	}
-	if err := b.Commit(s.wo); err != nil {
+	if err := s.commit(b, s.wo); err != nil {
 		return fmt.Errorf("append %d records: %w", n, err)
 	}
 	return nil
@@ -345,7 +345,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, cutoff time.Time) err
 	last := dayOf(cutoff.UnixNano())
 	for _, kind := range []byte{kindSnapshot, kindLog} {
 		end := binary.BigEndian.AppendUint32([]byte{kind}, last)
-		if err := s.db.DeleteRange([]byte{kind}, end, pdb.Sync); err != nil {
+		if err := s.deleteRange([]byte{kind}, end, pdb.Sync); err != nil {
 			return fmt.Errorf("drop snapshot days before %d: %w", last, err)
 		}
 	}

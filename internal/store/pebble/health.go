@@ -102,6 +102,9 @@ func (s *Store) apply(b *pdb.Batch, wo *pdb.WriteOptions) (err error) {
 	if st := s.guard.state.Load(); st != nil && st.kind >= stateFailed {
 		return st.err
 	}
+	if s.syncer != nil && !wo.Sync {
+		s.syncer.wrote()
+	}
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (s *Store) CreateProject(ctx context.Context, p store.Project) error {
 		return fmt.Errorf("project %s: %w", p.ID, store.ErrConflict)
 	}
 	b, _ := json.Marshal(p)
-	if err := s.db.Set(key, b, pdb.Sync); err != nil {
+	if err := s.set(key, b, pdb.Sync); err != nil {
 		return fmt.Errorf("create project %s: %w", p.ID, err)
 	}
 	return nil
@@ -126,7 +126,7 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 	defer batch.Close()
 	_ = batch.Set(hk, b, nil)
 	_ = batch.Set(ik, []byte(k.Hash), nil)
-	if err := batch.Commit(pdb.Sync); err != nil {
+	if err := s.commit(batch, pdb.Sync); err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
 	return nil
@@ -186,7 +186,7 @@ func (s *Store) RevokeKey(ctx context.Context, project, id string, at time.Time)
 		r.RevokedAt = &t
 	}
 	b, _ := json.Marshal(r)
-	if err := s.db.Set(metaKey("key", hash), b, pdb.Sync); err != nil {
+	if err := s.set(metaKey("key", hash), b, pdb.Sync); err != nil {
 		return fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	return nil

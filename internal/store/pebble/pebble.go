@@ -33,10 +33,13 @@ type Options struct {
 	// Sync makes every write wait until its write-ahead log record is written
 	// and fsynced, so that acknowledged spans survive a crash of the process
 	// and power loss. Without it a write returns once its record is copied
-	// into Pebble's in-memory log block: the last acknowledged writes, up to
-	// 32 KiB of log, are lost if the process dies (kill -9, OOM kill) before
-	// the block fills or a synced write or Close flushes it.
+	// into Pebble's in-memory log block, and a background syncer flushes and
+	// fsyncs the log every SyncInterval after a write: a crash (kill -9, OOM
+	// kill) or power loss loses at most the writes of that last interval.
 	Sync bool
+	// SyncInterval is how often the log is synced when Sync is off; zero
+	// means DefaultSyncInterval.
+	SyncInterval time.Duration
 	// Retention is how long spans are kept; it also bounds how far in the past
 	// a span's start time may place it in a partition.
 	Retention time.Duration
@@ -74,6 +77,9 @@ type Store struct {
 
 	// names writes service and operation names and enforces their limits.
 	names *names
+	// syncer bounds what is lost in a crash when writes do not sync (nil
+	// when they do).
+	syncer *walSyncer
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -126,6 +132,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	guard.start()
+	if !opts.Sync {
+		if opts.SyncInterval <= 0 {
+			opts.SyncInterval = DefaultSyncInterval
+		}
+		s.syncer = newWALSyncer(db, guard, opts.SyncInterval)
+	}
 	if err := s.buildProjectIndex(); err != nil {
 		s.Close()
 		return nil, err
@@ -160,6 +172,9 @@ func dayOfKey(k []byte) uint32 {
 func (s *Store) Close() error {
 	if !s.guard.stop() {
 		return errors.New("close pebble store: already closed")
+	}
+	if s.syncer != nil {
+		s.syncer.close()
 	}
 	if err := closeWithin(s.db, closeTimeout); err != nil {
 		return fmt.Errorf("close pebble store: %w", err)

@@ -53,7 +53,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	defer b.Close()
 	_ = b.Set(uk, v, nil)
 	_ = b.Set(ek, []byte(u.ID), nil)
-	if err := b.Commit(pdb.Sync); err != nil {
+	if err := s.commit(b, pdb.Sync); err != nil {
 		return fmt.Errorf("create user %s: %w", u.Email, err)
 	}
 	return nil
@@ -112,7 +112,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		return fmt.Errorf("update user %s: the email cannot change", u.ID)
 	}
 	v, _ := json.Marshal(u)
-	if err := s.db.Set(metaKey("user", u.ID), v, pdb.Sync); err != nil {
+	if err := s.set(metaKey("user", u.ID), v, pdb.Sync); err != nil {
 		return fmt.Errorf("update user %s: %w", u.ID, err)
 	}
 	return nil
@@ -134,7 +134,7 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 		return fmt.Errorf("session: %w", store.ErrConflict)
 	}
 	v, _ := json.Marshal(se)
-	if err := s.db.Set(key, v, pdb.Sync); err != nil {
+	if err := s.set(key, v, pdb.Sync); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
@@ -154,7 +154,7 @@ func (s *Store) Session(ctx context.Context, hash string) (store.Session, error)
 
 // DeleteSession removes a session.
 func (s *Store) DeleteSession(ctx context.Context, hash string) error {
-	if err := s.db.Delete(metaKey("session", hash), pdb.Sync); err != nil {
+	if err := s.delete(metaKey("session", hash), pdb.Sync); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -181,7 +181,7 @@ func (s *Store) DeleteSessionsBefore(ctx context.Context, cutoff time.Time) erro
 	for _, k := range stale {
 		_ = b.Delete(k, nil)
 	}
-	if err := b.Commit(pdb.Sync); err != nil {
+	if err := s.commit(b, pdb.Sync); err != nil {
 		return fmt.Errorf("delete %d expired sessions: %w", len(stale), err)
 	}
 	return nil
@@ -203,7 +203,7 @@ func (s *Store) Settings(ctx context.Context) (store.Settings, error) {
 // PutSettings replaces the settings record.
 func (s *Store) PutSettings(ctx context.Context, st store.Settings) error {
 	v, _ := json.Marshal(st)
-	if err := s.db.Set(metaKey("settings"), v, pdb.Sync); err != nil {
+	if err := s.set(metaKey("settings"), v, pdb.Sync); err != nil {
 		return fmt.Errorf("store settings: %w", err)
 	}
 	return nil
