@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/auth"
@@ -62,9 +61,9 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("body: %v (send {\"name\": \"...\", \"scope\": \"ingest\"|\"admin\"})", err))
 		return
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > 100 {
-		WriteError(w, http.StatusBadRequest, "name: give the key a name of 1 to 100 characters")
+	var err error
+	if req.Name, err = auth.KeyName(req.Name); err != nil {
+		WriteError(w, http.StatusBadRequest, "name: "+err.Error())
 		return
 	}
 	if !req.Scope.Valid() {

@@ -72,14 +72,34 @@ type KeyCreator interface {
 	CreateKey(ctx context.Context, k store.APIKey) error
 }
 
+// MaxKeyName is the longest name a key may have.
+const MaxKeyName = 100
+
+// ErrKeyName is the rule a key's name must follow, as users read it.
+var ErrKeyName = fmt.Errorf("give the key a name of 1 to %d characters", MaxKeyName)
+
+// KeyName returns name without surrounding spaces, or ErrKeyName when that
+// is empty or too long: the one check of a key's name, for the API, the
+// dashboard and the CLI.
+func KeyName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > MaxKeyName {
+		return name, ErrKeyName
+	}
+	return name, nil
+}
+
 // CreateKey mints and stores a key; the returned secret is shown once and
 // never stored. A non-empty secret is used as given (for seeding a known key).
 func CreateKey(ctx context.Context, ks KeyCreator, project, name string, scope store.Scope, secret string, now time.Time) (string, store.APIKey, error) {
+	name, err := KeyName(name)
+	if err != nil {
+		return "", store.APIKey{}, fmt.Errorf("name %q: %w", name, err)
+	}
 	if !scope.Valid() {
 		return "", store.APIKey{}, fmt.Errorf("scope %q: must be %q or %q", scope, store.ScopeIngest, store.ScopeAdmin)
 	}
 	if secret == "" {
-		var err error
 		if secret, err = NewSecret(); err != nil {
 			return "", store.APIKey{}, err
 		}

@@ -114,11 +114,11 @@ func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, "settings", err)
 		return
 	}
-	name := strings.TrimSpace(r.PostFormValue("name"))
+	name, nameErr := auth.KeyName(r.PostFormValue("name"))
 	scope := store.Scope(r.PostFormValue("scope"))
 	sv.Form["keyName"], sv.Form["keyScope"] = name, string(scope)
-	if name == "" || len(name) > 100 {
-		sv.Errors["keyName"] = "Give the key a name of 1 to 100 characters."
+	if nameErr != nil {
+		sv.Errors["keyName"] = "Name: " + nameErr.Error() + "."
 	}
 	if !scope.Valid() {
 		sv.Errors["keyScope"] = "Choose ingest or admin."

@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -183,7 +184,7 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 		}
 		spans, err := s.Trace(ctx, project, c.id)
 		if err != nil {
-			if err == store.ErrNotFound {
+			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
 			return nil, err
