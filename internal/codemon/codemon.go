@@ -230,8 +230,8 @@ func (in *BreakpointInput) apply(b *store.Breakpoint, now time.Time) error {
 }
 
 func validate(b *store.Breakpoint) error {
-	if b.Service == "" || len(b.Service) > 255 {
-		return invalid("service", "choose the service (1 to 255 characters)")
+	if b.Service == "" || len(b.Service) > maxServiceName {
+		return invalid("service", "choose the service (1 to %d characters)", maxServiceName)
 	}
 	switch b.Type {
 	case store.BreakpointLine, store.BreakpointConditional, store.BreakpointLogpoint:
@@ -247,7 +247,7 @@ func validate(b *store.Breakpoint) error {
 	if b.Line < 0 {
 		return invalid("line", "must be 1 or more")
 	}
-	if len(b.File) > 1024 || len(b.CapturePoint) > 255 || len(b.Environment) > 255 {
+	if len(b.File) > 1024 || len(b.CapturePoint) > 255 || len(b.Environment) > maxEnvironment {
 		return invalid("file", "file, capture point and environment are limited to 1024, 255 and 255 characters")
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -359,4 +360,28 @@ func TestUploadTimeWindow(t *testing.T) {
 			t.Errorf("snapshot without a time: %+v, want it at the server's now %s", list.Snapshots, e.clock.now())
 		}
 	})
+}
+
+// An SDK describes itself the same way in a query string and in a body, and
+// each field is bounded in both: the instance registry keeps what it says.
+func TestInstanceFieldsBounded(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("x", 10_000)
+	f := func(field string) {
+		t.Helper()
+		body := map[string]any{"service": "pay", "instance": "i-1", "points": []map[string]any{{"name": "p"}}}
+		body[field] = long
+		var out map[string]string
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/capture-points", body, &out); code != 400 || !strings.Contains(out["error"], field) {
+			t.Errorf("body with a 10,000-character %s: %d %v", field, code, out)
+		}
+		q := url.Values{"service": {"pay"}, "instance": {"i-1"}}
+		q.Set(field, long)
+		if code := e.call(t, e.sdk, "GET", "/v1/codemon/breakpoints?"+q.Encode(), nil, &out); code != 400 || !strings.Contains(out["error"], field) {
+			t.Errorf("query with a 10,000-character %s: %d %v", field, code, out)
+		}
+	}
+	for _, field := range []string{"service", "instance", "host", "sdk", "environment"} {
+		f(field)
+	}
 }

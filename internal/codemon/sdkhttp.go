@@ -45,17 +45,41 @@ func (s *Service) RegisterSDK(mux api.Router, authn Authenticator) {
 	mux.Handle("POST /v1/codemon/snapshots", ingest(http.HandlerFunc(s.upload)))
 }
 
+// Limits of the fields an SDK describes itself with.
+const (
+	maxServiceName = 255
+	maxInstanceID  = 128
+	maxHost        = 255
+	maxSDKVersion  = 64
+	maxEnvironment = 255
+)
+
+// newInstance checks the fields an SDK describes itself with, the same way
+// whether they come in a query string or a request body.
+func newInstance(id, service, environment, host, sdk string) (Instance, error) {
+	in := Instance{ID: id, Service: strings.TrimSpace(service), Environment: environment, Host: host, SDKVersion: sdk}
+	if in.Service == "" {
+		return in, errors.New("service: required (the SDK's ServiceName)")
+	}
+	for _, f := range []struct {
+		name  string
+		value string
+		max   int
+	}{
+		{"service", in.Service, maxServiceName}, {"instance", in.ID, maxInstanceID}, {"host", in.Host, maxHost},
+		{"sdk", in.SDKVersion, maxSDKVersion}, {"environment", in.Environment, maxEnvironment},
+	} {
+		if len(f.value) > f.max {
+			return in, fmt.Errorf("%s: at most %d characters", f.name, f.max)
+		}
+	}
+	return in, nil
+}
+
 // instanceFrom reads the SDK instance fields of the query string.
 func instanceFrom(r *http.Request) (Instance, error) {
 	q := r.URL.Query()
-	in := Instance{ID: q.Get("instance"), Service: strings.TrimSpace(q.Get("service")), Environment: q.Get("environment"), Host: q.Get("host"), SDKVersion: q.Get("sdk")}
-	if in.Service == "" {
-		return in, errors.New("service: the service query parameter is required (the SDK's ServiceName)")
-	}
-	if len(in.Service) > 255 || len(in.ID) > 128 || len(in.Host) > 255 || len(in.SDKVersion) > 64 || len(in.Environment) > 255 {
-		return in, errors.New("service, instance, host, sdk or environment is too long")
-	}
-	return in, nil
+	return newInstance(q.Get("instance"), q.Get("service"), q.Get("environment"), q.Get("host"), q.Get("sdk"))
 }
 
 func (s *Service) poll(w http.ResponseWriter, r *http.Request) {
@@ -251,11 +275,7 @@ type sdkEnvelope struct {
 }
 
 func (e *sdkEnvelope) instance() (Instance, error) {
-	in := Instance{ID: e.Instance, Service: strings.TrimSpace(e.Service), Environment: e.Environment, Host: e.Host, SDKVersion: e.SDK}
-	if in.Service == "" || len(in.Service) > 255 {
-		return in, errors.New("service: required, at most 255 characters")
-	}
-	return in, nil
+	return newInstance(e.Instance, e.Service, e.Environment, e.Host, e.SDK)
 }
 
 func (s *Service) capturePoints(w http.ResponseWriter, r *http.Request) {
