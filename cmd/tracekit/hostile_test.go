@@ -386,7 +386,7 @@ func TestHostileInputSuite(t *testing.T) {
 	sendTrace(t, p.base, pcommon.TraceID{0xab, 2}, 5)
 	hwm, rss := peakRSS(t, p.cmd.Process.Pid)
 	t.Logf("hostile-input suite: %d attacks; server peak RSS %d MiB (now %d MiB)", attacks, hwm>>20, rss>>20)
-	// The bound: the in-flight budget (256 MiB by default) and the gRPC
+	// The bound: the in-flight budget (512 MiB by default) and the gRPC
 	// messages being received (16 × 16 MiB at most), over the baseline.
 	if limit := int64(1200 << 20); hwm > limit {
 		t.Errorf("peak RSS %d MiB over the stated bound of %d MiB", hwm>>20, limit>>20)

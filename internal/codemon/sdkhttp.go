@@ -247,8 +247,8 @@ func (s *Service) decodeBody(r *http.Request, v any) error {
 	if err := reqbody.CheckJSONDepth(data, maxUploadDepth); err != nil {
 		return err
 	}
-	if !charge.Add(2 * int64(len(data))) {
-		return reqbody.ErrOverloaded
+	if err := charge.Add(2 * int64(len(data))); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("body is not valid JSON for this endpoint: %w", err)

@@ -118,9 +118,12 @@ func (r *Receiver) exportGRPC(ctx context.Context, dec func(any) error) (any, er
 	}
 	charge := reqbody.NewCharge(r.budget, p.Project)
 	defer charge.Release()
-	if !charge.Add((1 + decodeFactor) * int64(len(msg.b))) {
+	if err := charge.Add((1 + decodeFactor) * int64(len(msg.b))); errors.Is(err, reqbody.ErrOverloaded) {
 		r.m.refused.WithLabelValues("grpc", "overload").Inc()
 		return nil, retryable(codes.Unavailable, errOverloaded.Error(), time.Second)
+	} else if err != nil {
+		r.m.refused.WithLabelValues("grpc", "invalid").Inc()
+		return nil, status.Error(codes.ResourceExhausted, err.Error())
 	}
 	td, err := r.decode(msg.b, false)
 	if err != nil {

@@ -284,3 +284,18 @@ func TestStoreLimitIsAPartialSuccess(t *testing.T) {
 		t.Fatalf("all refused: %d %q", rec.Code, rec.Body.String())
 	}
 }
+
+// A request that alone would exceed a project's share of the budget can
+// never be taken: it is answered 413, not 429, so that no exporter retries
+// it forever.
+func TestRequestBeyondAShareIs413(t *testing.T) {
+	r := newReceiver(t, &memWriter{}, ingest.Config{Budget: reqbody.NewBudget(1<<20, 0)})
+	body := protoBody(t, traces(400)) // about 40 KB: its decoding is charged 10 times that
+	for len(body)*11 < 512<<10 {
+		body = protoBody(t, traces(len(body)/50))
+	}
+	rec := post(r, "ingest-a", "application/x-protobuf", "", body)
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(statusMessage(t, rec), "smaller batches") {
+		t.Fatalf("%d-byte body over a 512 KiB share: %d %q", len(body), rec.Code, rec.Body.String())
+	}
+}

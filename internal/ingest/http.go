@@ -55,8 +55,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	charge := reqbody.NewCharge(r.budget, p.Project)
 	defer charge.Release()
 	body, err := reqbody.Read(req, r.lim, charge)
-	if err == nil && !charge.Add(decodeFactor*int64(len(body))) {
-		err = reqbody.ErrOverloaded
+	if err == nil {
+		err = charge.Add(decodeFactor * int64(len(body)))
 	}
 	if err != nil {
 		var re *reqbody.Error

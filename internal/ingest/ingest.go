@@ -46,8 +46,9 @@ type Config struct {
 	Spans SpanLimits
 	// Budget is the byte budget that every request in flight is charged
 	// against as its body arrives and is decoded; past it requests are
-	// refused with 429 and Retry-After. Nil: a budget of 256 MiB of which
-	// one project may hold half.
+	// refused with 429 and Retry-After (413 for a request that alone would
+	// exceed a project's share). Nil: a budget of 512 MiB of which one
+	// project may hold half.
 	Budget *reqbody.Budget
 	// MaxGRPCInFlight caps the gRPC exports being received at once (each
 	// may hold up to MaxBodyBytes before it is charged to the budget).
@@ -60,8 +61,9 @@ func DefaultConfig() Config {
 		Spans: DefaultSpanLimits(), MaxGRPCInFlight: 16}
 }
 
-// DefaultBudgetBytes is the in-flight budget when Config.Budget is nil.
-const DefaultBudgetBytes = 256 << 20
+// DefaultBudgetBytes is the in-flight budget when Config.Budget is nil: one
+// project's half holds a 16 MiB body and its decoding.
+const DefaultBudgetBytes = 512 << 20
 
 // decodeFactor is what a decoded request costs in memory per byte of its
 // body, on top of the body itself: the collector's pdata structures and our

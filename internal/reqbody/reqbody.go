@@ -147,17 +147,27 @@ type Charge struct {
 	n      int64
 }
 
-// Add charges n more bytes, or reports false when the budget is spent.
-func (c *Charge) Add(n int64) bool {
+// Add charges n more bytes. It fails with ErrOverloaded (429, retry) when
+// the budget is spent for now, and with a 413 when the request alone would
+// exceed a tenant's share, so that a client is never told to retry a
+// request that can never fit.
+func (c *Charge) Add(n int64) error {
 	if c.b == nil {
-		return true
+		return nil
+	}
+	if c.n+n > c.b.perTenant {
+		return &Error{Status: http.StatusRequestEntityTooLarge,
+			Msg: fmt.Sprintf("request needs more than %d bytes of memory to read and decode (the server's limit for one project, from --max-inflight-bytes): send smaller batches", c.b.perTenant)}
 	}
 	if !c.b.Acquire(c.tenant, n) {
-		return false
+		return ErrOverloaded
 	}
 	c.n += n
-	return true
+	return nil
 }
+
+// PerTenant is the most one tenant may hold.
+func (b *Budget) PerTenant() int64 { return b.perTenant }
 
 // Release returns everything the request was charged.
 func (c *Charge) Release() {
@@ -205,8 +215,8 @@ func Read(req *http.Request, lim Limits, c *Charge) ([]byte, error) {
 		limit = req.ContentLength + 1
 	}
 	initial := min(int64(chunk), limit)
-	if !c.Add(initial) {
-		return nil, ErrOverloaded
+	if err := c.Add(initial); err != nil {
+		return nil, err
 	}
 	buf := make([]byte, 0, initial)
 	for {
@@ -219,8 +229,8 @@ func Read(req *http.Request, lim Limits, c *Charge) ([]byte, error) {
 				// The declared length was reached and one byte more sent.
 				return nil, &Error{Status: http.StatusBadRequest, Msg: fmt.Sprintf("request body is longer than its Content-Length of %d bytes", req.ContentLength)}
 			}
-			if !c.Add(grow) {
-				return nil, ErrOverloaded
+			if err := c.Add(grow); err != nil {
+				return nil, err
 			}
 			nb := make([]byte, len(buf), int64(cap(buf))+grow)
 			copy(nb, buf)
