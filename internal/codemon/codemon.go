@@ -24,6 +24,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/sdk/go/condition"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // Defaults and bounds of the code-monitoring guide.
@@ -356,33 +357,10 @@ func (s *Service) SetKillSwitch(ctx context.Context, project, service string, en
 	return ks, nil
 }
 
-// Config is the breakpoint set of one service, as SDKs receive it.
-type Config struct {
-	Service     string             `json:"service"`
-	Version     string             `json:"version"`
-	KillSwitch  bool               `json:"killSwitch"`
-	Breakpoints []ConfigBreakpoint `json:"breakpoints"`
-}
-
-// ConfigBreakpoint is a breakpoint as SDKs receive it.
-type ConfigBreakpoint struct {
-	ID              string               `json:"id"`
-	Type            store.BreakpointType `json:"type"`
-	File            string               `json:"file,omitempty"`
-	Line            int                  `json:"line,omitempty"`
-	CapturePoint    string               `json:"capturePoint,omitempty"`
-	Condition       string               `json:"condition,omitempty"`
-	Message         string               `json:"message,omitempty"`
-	CaptureDepth    int                  `json:"captureDepth"`
-	RateLimit       int                  `json:"rateLimit"`
-	MaxStringLength int                  `json:"maxStringLength"`
-	Environment     string               `json:"environment,omitempty"`
-	ExpiresAt       time.Time            `json:"expiresAt"`
-}
-
-// Config computes the current breakpoint set of a service.
-func (s *Service) Config(ctx context.Context, project, service string) (Config, error) {
-	c := Config{Service: service, Breakpoints: []ConfigBreakpoint{}}
+// BreakpointSet computes the current breakpoint set of a service, as SDKs
+// receive it.
+func (s *Service) BreakpointSet(ctx context.Context, project, service string) (protocol.BreakpointSet, error) {
+	c := protocol.BreakpointSet{Service: service, Breakpoints: []protocol.Breakpoint{}}
 	ks, err := s.st.KillSwitch(ctx, project, service)
 	if err != nil {
 		return c, err
@@ -397,15 +375,15 @@ func (s *Service) Config(ctx context.Context, project, service string) (Config, 
 		if !b.Active(now) {
 			continue
 		}
-		c.Breakpoints = append(c.Breakpoints, ConfigBreakpoint{
-			ID: b.ID, Type: b.Type, File: b.File, Line: b.Line, CapturePoint: b.CapturePoint, Condition: b.Condition,
+		c.Breakpoints = append(c.Breakpoints, protocol.Breakpoint{
+			ID: b.ID, Type: protocol.BreakpointType(b.Type), File: b.File, Line: b.Line, CapturePoint: b.CapturePoint, Condition: b.Condition,
 			Message: b.Message, CaptureDepth: b.CaptureDepth, RateLimit: b.RateLimit, MaxStringLength: b.MaxStringLength,
 			Environment: b.Environment, ExpiresAt: b.ExpiresAt,
 		})
 	}
 	body, _ := json.Marshal(struct {
 		K bool
-		B []ConfigBreakpoint
+		B []protocol.Breakpoint
 	}{c.KillSwitch, c.Breakpoints})
 	sum := sha256.Sum256(body)
 	c.Version = hex.EncodeToString(sum[:8])
@@ -417,7 +395,7 @@ func (s *Service) changed(ctx context.Context, project, service string) {
 	if !s.hub.hasSubscribers(project, service) {
 		return
 	}
-	c, err := s.Config(ctx, project, service)
+	c, err := s.BreakpointSet(ctx, project, service)
 	if err != nil {
 		s.log.Error("compute breakpoint set", "project", project, "service", service, "err", err)
 		return

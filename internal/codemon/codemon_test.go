@@ -20,6 +20,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/codemon"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -327,7 +328,7 @@ func (c *sseClient) ended(t *testing.T) {
 }
 
 // next returns the next breakpoints event, skipping heartbeats.
-func (c *sseClient) next(t *testing.T) codemon.Config {
+func (c *sseClient) next(t *testing.T) protocol.BreakpointSet {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
@@ -339,7 +340,7 @@ func (c *sseClient) next(t *testing.T) codemon.Config {
 			if ev.comment {
 				continue
 			}
-			var cfg codemon.Config
+			var cfg protocol.BreakpointSet
 			if ev.name != "breakpoints" || json.Unmarshal([]byte(ev.data), &cfg) != nil || ev.id != cfg.Version {
 				t.Fatalf("bad event %+v", ev)
 			}
@@ -420,7 +421,7 @@ func TestStreamResumeSendsNothingStale(t *testing.T) {
 
 func TestPollingETag(t *testing.T) {
 	e := newEnv(t)
-	get := func(etag string) (int, string, codemon.Config) {
+	get := func(etag string) (int, string, protocol.BreakpointSet) {
 		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/codemon/breakpoints?service=pay", nil)
 		req.Header.Set("X-API-Key", e.sdk)
 		if etag != "" {
@@ -431,7 +432,7 @@ func TestPollingETag(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var cfg codemon.Config
+		var cfg protocol.BreakpointSet
 		json.NewDecoder(resp.Body).Decode(&cfg)
 		return resp.StatusCode, resp.Header.Get("ETag"), cfg
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 type serviceKey struct{ project, service string }
@@ -19,7 +21,7 @@ type keyRef struct{ project, keyID string }
 // breakpoint set: a slow reader skips intermediate versions, never blocks
 // the publisher.
 type subscriber struct {
-	ch      chan Config
+	ch      chan protocol.BreakpointSet
 	closed  chan struct{}
 	service serviceKey
 	key     keyRef
@@ -32,7 +34,7 @@ type subscriber struct {
 	abort func()
 }
 
-func (s *subscriber) offer(c Config) {
+func (s *subscriber) offer(c protocol.BreakpointSet) {
 	for {
 		select {
 		case s.ch <- c:
@@ -209,7 +211,7 @@ func (h *hub) subscribe(service serviceKey, key keyRef, abort func()) (*subscrib
 	case h.streams >= h.limits.streams:
 		return nil, &streamLimitError{limit: h.limits.streams}
 	}
-	s := &subscriber{ch: make(chan Config, 1), closed: make(chan struct{}), service: service, key: key, abort: abort}
+	s := &subscriber{ch: make(chan protocol.BreakpointSet, 1), closed: make(chan struct{}), service: service, key: key, abort: abort}
 	if h.subs[service] == nil {
 		h.subs[service] = map[*subscriber]struct{}{}
 	}
@@ -256,7 +258,7 @@ func (h *hub) subscribedServices() []serviceKey {
 	return out
 }
 
-func (h *hub) publish(project, service string, c Config) {
+func (h *hub) publish(project, service string, c protocol.BreakpointSet) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[serviceKey{project, service}] {

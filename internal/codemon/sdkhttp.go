@@ -16,6 +16,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // Authenticator is the middleware factory the endpoints are guarded by.
@@ -90,7 +91,7 @@ func (s *Service) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	project := projectOf(r)
 	s.hub.seen(project, in, s.now(), 0)
-	c, err := s.Config(r.Context(), project, in.Service)
+	c, err := s.BreakpointSet(r.Context(), project, in.Service)
 	if err != nil {
 		s.log.Error("breakpoint set", "err", err)
 		api.WriteError(w, http.StatusInternalServerError, "could not read breakpoints")
@@ -137,7 +138,7 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	c, err := s.Config(r.Context(), project, in.Service)
+	c, err := s.BreakpointSet(r.Context(), project, in.Service)
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, "could not read breakpoints")
 		return
@@ -159,7 +160,7 @@ func (s *Service) stream(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush()
 	}
 	sent := r.Header.Get("Last-Event-ID")
-	send := func(c Config) error {
+	send := func(c protocol.BreakpointSet) error {
 		if c.Version == sent {
 			return nil
 		}
@@ -265,34 +266,18 @@ func writeBodyError(w http.ResponseWriter, err error) {
 	api.WriteError(w, reqbody.StatusOf(err, http.StatusBadRequest), err.Error())
 }
 
-// sdkEnvelope is the instance part of POST bodies.
-type sdkEnvelope struct {
-	Service     string `json:"service"`
-	Environment string `json:"environment"`
-	Instance    string `json:"instance"`
-	Host        string `json:"host"`
-	SDK         string `json:"sdk"`
-}
-
-func (e *sdkEnvelope) instance() (Instance, error) {
+// instanceOf checks the instance part of a POST body.
+func instanceOf(e protocol.Instance) (Instance, error) {
 	return newInstance(e.Instance, e.Service, e.Environment, e.Host, e.SDK)
 }
 
 func (s *Service) capturePoints(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		sdkEnvelope
-		Points []struct {
-			Name     string `json:"name"`
-			File     string `json:"file"`
-			Line     int    `json:"line"`
-			Function string `json:"function"`
-		} `json:"points"`
-	}
+	var req protocol.CapturePointsRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		writeBodyError(w, err)
 		return
 	}
-	in, err := req.instance()
+	in, err := instanceOf(req.Instance)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -321,16 +306,12 @@ func (s *Service) capturePoints(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) check(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		sdkEnvelope
-		BreakpointID string         `json:"breakpointId"`
-		Variables    map[string]any `json:"variables"`
-	}
+	var req protocol.CheckRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		writeBodyError(w, err)
 		return
 	}
-	in, err := req.instance()
+	in, err := instanceOf(req.Instance)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -338,41 +319,14 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) {
 	ok, err := s.Check(r.Context(), projectOf(r), in.Service, req.BreakpointID, req.Variables)
 	switch {
 	case errors.Is(err, ErrKillSwitch):
-		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": false, "killSwitch": true})
+		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{KillSwitch: true})
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, errNotActive):
 		api.WriteError(w, http.StatusNotFound, fmt.Sprintf("breakpoint %q is not active for service %q", req.BreakpointID, in.Service))
 	case err != nil:
-		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": false, "error": err.Error()})
+		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{Error: err.Error()})
 	default:
-		api.WriteJSON(w, http.StatusOK, map[string]any{"capture": ok})
+		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{Capture: ok})
 	}
-}
-
-// UploadSnapshot is a snapshot as SDKs send it.
-type UploadSnapshot struct {
-	BreakpointID string          `json:"breakpointId"`
-	CapturePoint string          `json:"capturePoint"`
-	File         string          `json:"file"`
-	Line         int             `json:"line"`
-	Function     string          `json:"function"`
-	Time         time.Time       `json:"time"`
-	TraceID      string          `json:"traceId"`
-	SpanID       string          `json:"spanId"`
-	Variables    json.RawMessage `json:"variables"`
-	Stack        []store.Frame   `json:"stack"`
-	Truncated    bool            `json:"truncated"`
-}
-
-// UploadLog is a logpoint line as SDKs send it.
-type UploadLog struct {
-	BreakpointID string    `json:"breakpointId"`
-	CapturePoint string    `json:"capturePoint"`
-	File         string    `json:"file"`
-	Line         int       `json:"line"`
-	Time         time.Time `json:"time"`
-	TraceID      string    `json:"traceId"`
-	SpanID       string    `json:"spanId"`
-	Message      string    `json:"message"`
 }
 
 func checkIDs(traceID, spanID string) error {
@@ -390,16 +344,12 @@ func checkIDs(traceID, spanID string) error {
 }
 
 func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		sdkEnvelope
-		Snapshots []UploadSnapshot `json:"snapshots"`
-		Logs      []UploadLog      `json:"logs"`
-	}
+	var req protocol.UploadRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		writeBodyError(w, err)
 		return
 	}
-	in, err := req.instance()
+	in, err := instanceOf(req.Instance)
 	if err != nil {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
@@ -472,7 +422,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host, Instance: in.ID,
 			SDKVersion: in.SDKVersion, CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Function: u.Function,
 			Time: t, TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Variables: vars,
-			Stack: u.Stack, Truncated: u.Truncated,
+			Stack: frames(u.Stack), Truncated: u.Truncated,
 		})
 	}
 	logs := make([]store.LogLine, 0, len(req.Logs))
@@ -494,14 +444,12 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	if err := s.store(ctx, project, snaps, logs, hits, last); err != nil {
 		s.log.Error("store snapshots", "err", err)
 		w.Header().Set("Retry-After", "5")
-		w.Header().Set("Retry-After", "5")
 		api.WriteError(w, http.StatusServiceUnavailable, "could not store snapshots: retry later")
 		return
 	}
-	resp := map[string]any{"accepted": len(snaps) + len(logs)}
+	resp := protocol.UploadResponse{Accepted: len(snaps) + len(logs)}
 	if len(rejected) > 0 {
-		resp["rejected"] = len(rejected)
-		resp["errors"] = rejected[:min(len(rejected), 10)]
+		resp.Rejected, resp.Errors = len(rejected), rejected[:min(len(rejected), 10)]
 	}
 	api.WriteJSON(w, http.StatusAccepted, resp)
 }
@@ -509,7 +457,16 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 // checkTimes refuses a batch holding a time outside the window around now
 // that the store can file: a time in 1900 is a broken or hostile clock, and
 // would be dropped by retention anyway. A zero time means "not sent".
-func (s *Service) checkTimes(snaps []UploadSnapshot, logs []UploadLog, now time.Time) error {
+// frames converts a snapshot's stack for storage.
+func frames(in []protocol.Frame) []store.Frame {
+	out := make([]store.Frame, len(in))
+	for i, f := range in {
+		out[i] = store.Frame(f)
+	}
+	return out
+}
+
+func (s *Service) checkTimes(snaps []protocol.Snapshot, logs []protocol.LogLine, now time.Time) error {
 	from, to := now.Add(-s.maxAge), now.Add(s.maxAhead)
 	check := func(kind string, i int, t time.Time) error {
 		if t.IsZero() || (!t.Before(from) && !t.After(to)) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // The management API answers with these types, not with the storage
@@ -13,30 +14,23 @@ import (
 
 // SnapshotJSON is a snapshot in the management API.
 type SnapshotJSON struct {
-	ID           string          `json:"id"`
-	BreakpointID string          `json:"breakpointId"`
-	Service      string          `json:"service"`
-	Environment  string          `json:"environment,omitempty"`
-	Host         string          `json:"host,omitempty"`
-	Instance     string          `json:"instance,omitempty"`
-	SDKVersion   string          `json:"sdk,omitempty"`
-	CapturePoint string          `json:"capturePoint,omitempty"`
-	File         string          `json:"file,omitempty"`
-	Line         int             `json:"line,omitempty"`
-	Function     string          `json:"function,omitempty"`
-	Time         time.Time       `json:"time"`
-	TraceID      string          `json:"traceId,omitempty"`
-	SpanID       string          `json:"spanId,omitempty"`
-	Variables    json.RawMessage `json:"variables"`
-	Stack        []FrameJSON     `json:"stack"`
-	Truncated    bool            `json:"truncated,omitempty"`
-}
-
-// FrameJSON is one frame of a snapshot's stack.
-type FrameJSON struct {
-	Function string `json:"function"`
-	File     string `json:"file"`
-	Line     int    `json:"line"`
+	ID           string           `json:"id"`
+	BreakpointID string           `json:"breakpointId"`
+	Service      string           `json:"service"`
+	Environment  string           `json:"environment,omitempty"`
+	Host         string           `json:"host,omitempty"`
+	Instance     string           `json:"instance,omitempty"`
+	SDKVersion   string           `json:"sdk,omitempty"`
+	CapturePoint string           `json:"capturePoint,omitempty"`
+	File         string           `json:"file,omitempty"`
+	Line         int              `json:"line,omitempty"`
+	Function     string           `json:"function,omitempty"`
+	Time         time.Time        `json:"time"`
+	TraceID      string           `json:"traceId,omitempty"`
+	SpanID       string           `json:"spanId,omitempty"`
+	Variables    json.RawMessage  `json:"variables"`
+	Stack        []protocol.Frame `json:"stack"`
+	Truncated    bool             `json:"truncated,omitempty"`
 }
 
 // LogLineJSON is a logpoint line in the management API.
@@ -61,13 +55,13 @@ func SnapshotView(sn store.Snapshot) SnapshotJSON {
 		ID: sn.ID, BreakpointID: sn.BreakpointID, Service: sn.Service, Environment: sn.Environment, Host: sn.Host,
 		Instance: sn.Instance, SDKVersion: sn.SDKVersion, CapturePoint: sn.CapturePoint, File: sn.File, Line: sn.Line,
 		Function: sn.Function, Time: sn.Time, TraceID: sn.TraceID, SpanID: sn.SpanID, Variables: sn.Variables,
-		Stack: make([]FrameJSON, len(sn.Stack)), Truncated: sn.Truncated,
+		Stack: make([]protocol.Frame, len(sn.Stack)), Truncated: sn.Truncated,
 	}
 	if len(out.Variables) == 0 {
 		out.Variables = json.RawMessage(`{}`)
 	}
 	for i, f := range sn.Stack {
-		out.Stack[i] = FrameJSON(f)
+		out.Stack[i] = protocol.Frame(f)
 	}
 	return out
 }
