@@ -192,12 +192,13 @@ func TestKillSwitch(t *testing.T) {
 	id := srv.createBreakpoint(t, map[string]any{"service": "checkout", "capturePoint": "checkout", "rateLimit": 100})
 	waitStats(t, sdk, "the breakpoint", func(s tracekit.CodeMonitoringStats) bool { return s.Breakpoints == 1 })
 	order(t, app, "before", 1)
+	// Uploaded before the switch: with it on, the server refuses uploads too.
+	waitStats(t, sdk, "the upload", func(s tracekit.CodeMonitoringStats) bool { return s.Uploaded == 1 })
 	srv.do(t, http.MethodPut, "/api/v1/services/checkout/killswitch", map[string]bool{"enabled": true}, nil)
 	waitStats(t, sdk, "the kill switch", func(s tracekit.CodeMonitoringStats) bool { return s.KillSwitch })
 	for range 5 {
 		order(t, app, "killed", 1)
 	}
-	waitStats(t, sdk, "the upload", func(s tracekit.CodeMonitoringStats) bool { return s.Uploaded == 1 })
 	if snaps := srv.snapshots(t, id); len(snaps) != 1 || sdk.SnapshotClient().Stats().Captures != 1 {
 		t.Errorf("%d snapshots: want only the one from before the kill switch", len(snaps))
 	}
