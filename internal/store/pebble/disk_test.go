@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 )
 
 // TestDiskFilledByOthers fills the store's filesystem with another file: the
@@ -342,30 +342,12 @@ func (w *spanWriter) verify(t *testing.T, st *pebble.Store) {
 }
 
 // logTo returns a log buffer that is printed if the test fails.
-func logTo(t *testing.T) *lockedBuffer {
-	var b lockedBuffer
+func logTo(t *testing.T) *testsupport.LogBuffer {
+	var b testsupport.LogBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("store log:\n%s", b.String())
 		}
 	})
 	return &b
-}
-
-// lockedBuffer is a bytes.Buffer safe for the logger's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 )
 
 // testGuard returns a guard refusing writes below 100 bytes free, whose free
@@ -198,7 +198,7 @@ func TestSpaceFSReleasesHeldWriteOnClose(t *testing.T) {
 }
 
 func TestSpaceFSFailsTableWrite(t *testing.T) {
-	var buf syncBuffer
+	var buf testsupport.LogBuffer
 	_, _, inner, fs := spaceFSFor(t, slog.New(slog.NewTextHandler(&buf, nil)))
 	f, err := fs.Create("000009.sst", "pebble-compaction")
 	if err != nil {
@@ -221,7 +221,7 @@ func TestSpaceFSFailsTableWrite(t *testing.T) {
 }
 
 func TestLoggerRoutesToSlog(t *testing.T) {
-	var buf syncBuffer
+	var buf testsupport.LogBuffer
 	g, _ := testGuard(t, slog.New(slog.NewTextHandler(&buf, nil)))
 	l := pebbleLogger{g: g}
 
@@ -259,7 +259,7 @@ func TestLoggerRoutesToSlog(t *testing.T) {
 }
 
 func TestFatalErrorStopsWrites(t *testing.T) {
-	var buf syncBuffer
+	var buf testsupport.LogBuffer
 	s, err := Open(t.TempDir(), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -306,21 +306,3 @@ type wrapped struct {
 
 func (w *wrapped) Error() string { return w.what + ": " + w.err.Error() }
 func (w *wrapped) Unwrap() error { return w.err }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
