@@ -10,6 +10,10 @@
 // `True`, `False`), and every member access nil-safe: a missing variable or
 // field reads as nil, so `user.id == "abc"` is false when there is no user.
 //
+// It tells which variables an expression reads (Reads), so that a caller
+// captures those alone, and renders a template for a message that leaves
+// the process (RenderRedacted) without showing what scrubbing hides.
+//
 // It does not capture variables (package capture does) nor scrub them
 // (package pii does); it evaluates whatever tree of maps, slices and scalars
 // it is given.
@@ -18,6 +22,7 @@ package condition
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -101,9 +106,27 @@ func newError(src string, pos int, msg string) *Error {
 // Condition is a compiled breakpoint condition. It is safe for concurrent
 // use.
 type Condition struct {
-	src  string
-	prog *vm.Program
-	norm normalized
+	src   string
+	prog  *vm.Program
+	norm  normalized
+	reads Reads
+}
+
+// Reads is what an expression reads of its variables.
+type Reads struct {
+	// Names are the top-level variables it names, sorted: "user" for
+	// user.email == "a@b.c".
+	Names []string
+	// All is true when it reads the whole set of variables ($env), not
+	// only Names.
+	All bool
+}
+
+// Union returns the variables either r or o reads.
+func (r Reads) Union(o Reads) Reads {
+	names := append(slices.Clone(r.Names), o.Names...)
+	slices.Sort(names)
+	return Reads{Names: slices.Compact(names), All: r.All || o.All}
 }
 
 // Compile compiles a breakpoint condition. It is meant to run when a
@@ -113,15 +136,19 @@ func Compile(src string) (*Condition, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, newError(src, 0, "condition is empty; write an expression such as user.id == \"abc123\"")
 	}
-	prog, norm, err := compile(src, expr.AsBool())
+	prog, norm, reads, err := compile(src, expr.AsBool())
 	if err != nil {
 		return nil, err
 	}
-	return &Condition{src: src, prog: prog, norm: norm}, nil
+	return &Condition{src: src, prog: prog, norm: norm, reads: reads}, nil
 }
 
 // String returns the source the condition was compiled from.
 func (c *Condition) String() string { return c.src }
+
+// Reads returns the variables the condition reads: a caller that captures
+// variables for Eval needs those alone.
+func (c *Condition) Reads() Reads { return c.reads }
 
 // Eval evaluates the condition on captured variables: nested maps, slices and
 // scalars. A variable or field that is missing reads as nil, and a nil
@@ -161,10 +188,11 @@ func run(prog *vm.Program, src string, norm *normalized, vars map[string]any) (a
 	return out, nil
 }
 
-// compile normalises src and compiles it with expr inside the sandbox.
-func compile(src string, kind expr.Option) (*vm.Program, normalized, error) {
+// compile normalises src and compiles it with expr inside the sandbox. It
+// returns what the program reads of its variables too.
+func compile(src string, kind expr.Option) (*vm.Program, normalized, Reads, error) {
 	if len(src) > MaxSourceLen {
-		return nil, normalized{}, newError(src, MaxSourceLen,
+		return nil, normalized{}, Reads{}, newError(src, MaxSourceLen,
 			fmt.Sprintf("expression is %d bytes long; the limit is %d", len(src), MaxSourceLen))
 	}
 	norm := normalize(src)
@@ -184,12 +212,15 @@ func compile(src string, kind expr.Option) (*vm.Program, normalized, error) {
 	if g.err != nil {
 		// The sandbox's reason is more useful than a type error that follows
 		// from it (an unknown function has no type).
-		return nil, norm, newError(src, norm.srcOffset(g.pos), g.err.Error())
+		return nil, norm, Reads{}, newError(src, norm.srcOffset(g.pos), g.err.Error())
 	}
 	if err != nil {
-		return nil, norm, toError(err, src, &norm)
+		return nil, norm, Reads{}, toError(err, src, &norm)
 	}
-	return prog, norm, nil
+	reads := g.reads
+	slices.Sort(reads.Names)
+	reads.Names = slices.Compact(reads.Names)
+	return prog, norm, reads, nil
 }
 
 // compileNoPanic compiles with expr and turns a panic inside it into an error:
@@ -222,11 +253,12 @@ func toError(err error, src string, norm *normalized) *Error {
 // guard is an expr patch visitor that rejects everything outside the
 // sandbox: calls of anything but allowed builtins, method calls, closures
 // (predicates), variables and sequences. It records the first offence by
-// position; it changes nothing.
+// position, and the variables the expression reads; it changes nothing.
 type guard struct {
-	err  error
-	pos  int
-	plus int
+	err   error
+	pos   int
+	plus  int
+	reads Reads
 }
 
 func (g *guard) reject(node ast.Node, format string, args ...any) {
@@ -240,6 +272,13 @@ func (g *guard) reject(node ast.Node, format string, args ...any) {
 // Visit implements ast.Visitor.
 func (g *guard) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		// Closures and let are rejected: every identifier is a variable.
+		if n.Value == "$env" {
+			g.reads.All = true
+		} else {
+			g.reads.Names = append(g.reads.Names, n.Value)
+		}
 	case *ast.CallNode:
 		name := "a value"
 		switch callee := n.Callee.(type) {

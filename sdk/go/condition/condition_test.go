@@ -247,3 +247,56 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// TestReads: a condition or template tells which variables it reads, so
+// that a caller can capture those alone; evaluating it on them alone gives
+// what evaluating it on all of them gives.
+func TestReads(t *testing.T) {
+	vars := env()
+	f := func(src string, all bool, names ...string) {
+		t.Helper()
+		c, err := Compile(src)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", src, err)
+		}
+		r := c.Reads()
+		if r.All != all || strings.Join(r.Names, ",") != strings.Join(names, ",") {
+			t.Fatalf("Compile(%q).Reads() = %+v, want names %q, all %v", src, r, names, all)
+		}
+		if all {
+			return
+		}
+		some := map[string]any{}
+		for _, n := range r.Names {
+			if v, ok := vars[n]; ok {
+				some[n] = v
+			}
+		}
+		want, wantErr := c.Eval(vars)
+		got, gotErr := c.Eval(some)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("Eval(%q) on what it reads = %v, %v; on everything %v, %v", src, got, gotErr, want, wantErr)
+		}
+	}
+	f(`user.id == "abc123"`, false, "user")
+	f(`order.total > 10000 && err != nil`, false, "err", "order")
+	f(`user.roles[count - 3] == "admin" || user.age > 40`, false, "count", "user")
+	f(`"admin" in user.roles and not cache.hit`, false, "cache", "user")
+	f(`len(order.items) == 1 ? duration > 10 : fail contains "x"`, false, "duration", "fail", "order")
+	f(`{"k": note}.k startsWith "None"`, false, "note")
+	f(`missing == nil`, false, "missing")
+	f(`err is not None`, false, "err")
+	f(`True and 1 < 2`, false)
+	f(`$env["user"] != nil`, true)
+
+	tpl, err := CompileTemplate(`{user.id} took {duration}ms, {user.age}; {{literal}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := tpl.Reads(); r.All || strings.Join(r.Names, ",") != "duration,user" {
+		t.Errorf("template reads %+v, want duration and user", r)
+	}
+	if r := (Reads{Names: []string{"b", "a"}}).Union(Reads{Names: []string{"a", "c"}, All: true}); !r.All || strings.Join(r.Names, ",") != "a,b,c" {
+		t.Errorf("Union = %+v", r)
+	}
+}

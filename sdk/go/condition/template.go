@@ -26,6 +26,7 @@ const (
 type Template struct {
 	src   string
 	parts []part
+	reads Reads
 }
 
 // part is a literal run of text, or a placeholder when prog is set.
@@ -77,11 +78,12 @@ func CompileTemplate(src string) (*Template, error) {
 			if placeholders++; placeholders > MaxPlaceholders {
 				return nil, newError(src, i, fmt.Sprintf("more than %d placeholders", MaxPlaceholders))
 			}
-			prog, norm, err := compile(body, expr.AsAny())
+			prog, norm, reads, err := compile(body, expr.AsAny())
 			if err != nil {
 				e := err.(*Error)
 				return nil, newError(src, i+1+e.Pos, e.Msg)
 			}
+			t.reads = t.reads.Union(reads)
 			flush()
 			t.parts = append(t.parts, part{src: body, prog: prog, norm: norm})
 			i = end + 1
@@ -127,6 +129,9 @@ func closingBrace(src string, i int) int {
 // String returns the source the template was compiled from.
 func (t *Template) String() string { return t.src }
 
+// Reads returns the variables the template's placeholders read.
+func (t *Template) Reads() Reads { return t.reads }
+
 // Render renders the template with captured variables. It never fails: a
 // placeholder whose expression fails renders as `<error: ...>`. Strings are
 // written as they are, nil as null, numbers without exponent where
@@ -137,21 +142,52 @@ func (t *Template) Render(vars map[string]any) string {
 	}
 	var b []byte
 	for i := range t.parts {
-		p := &t.parts[i]
-		if p.prog == nil {
-			b = append(b, p.lit...)
-			continue
-		}
-		out, err := run(p.prog, p.src, &p.norm, vars)
-		if err != nil {
-			b = append(b, "<error: "...)
-			b = append(b, err.(*Error).Msg...)
-			b = append(b, '>')
-			continue
-		}
-		b = appendValue(b, out)
+		b = t.parts[i].appendTo(b, vars)
 	}
 	return string(b)
+}
+
+// RenderRedacted renders the template for a message that leaves the
+// process, so that a placeholder cannot show a value that scrubbing hides.
+// raw are the variables as the application has them and scrubbed the same
+// variables as scrubbing leaves them. Each placeholder is evaluated on raw,
+// so that it means what it says (`{user.email == "a@b.c" ? "vip" : "-"}`
+// compares the email), and on scrubbed: when both render alike, nothing
+// scrubbing changes reached it and its text is written; when they differ,
+// redact is given the scrubbed rendering and what it returns is written
+// instead. Literal text is written as it is.
+func (t *Template) RenderRedacted(raw, scrubbed map[string]any, redact func(scrubbed string) string) string {
+	if len(t.parts) == 1 && t.parts[0].prog == nil {
+		return t.parts[0].lit
+	}
+	var b, alt []byte
+	for i := range t.parts {
+		p := &t.parts[i]
+		start := len(b)
+		b = p.appendTo(b, raw)
+		if p.prog == nil {
+			continue
+		}
+		alt = p.appendTo(alt[:0], scrubbed)
+		if string(alt) != string(b[start:]) {
+			b = append(b[:start], redact(string(alt))...)
+		}
+	}
+	return string(b)
+}
+
+// appendTo appends the part rendered with vars.
+func (p *part) appendTo(b []byte, vars map[string]any) []byte {
+	if p.prog == nil {
+		return append(b, p.lit...)
+	}
+	out, err := run(p.prog, p.src, &p.norm, vars)
+	if err != nil {
+		b = append(b, "<error: "...)
+		b = append(b, err.(*Error).Msg...)
+		return append(b, '>')
+	}
+	return appendValue(b, out)
 }
 
 // appendValue appends one rendered placeholder, cut to MaxPlaceholderOutput.

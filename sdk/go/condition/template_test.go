@@ -104,3 +104,37 @@ func TestCompileTemplateError(t *testing.T) {
 		t.Fatalf("multi-line template error = %v, want 2:14", err)
 	}
 }
+
+// TestRenderRedacted: a placeholder that renders alike on the raw and the
+// scrubbed variables writes its text; one that differs writes what redact
+// returns for its scrubbed rendering. Literal text is never redacted.
+func TestRenderRedacted(t *testing.T) {
+	raw := map[string]any{"user": map[string]any{"id": "u1", "email": "ann@example.com"}, "n": 3}
+	scrubbed := map[string]any{"user": map[string]any{"id": "u1", "email": "[REDACTED:email]"}, "n": 3}
+	var given []string
+	redact := func(s string) string {
+		given = append(given, s)
+		return "<" + s + ">"
+	}
+	f := func(src, want string, wantGiven ...string) {
+		t.Helper()
+		given = nil
+		tpl, err := CompileTemplate(src)
+		if err != nil {
+			t.Fatalf("CompileTemplate(%q): %v", src, err)
+		}
+		if got := tpl.RenderRedacted(raw, scrubbed, redact); got != want {
+			t.Fatalf("RenderRedacted(%q) = %q, want %q", src, got, want)
+		}
+		if strings.Join(given, "|") != strings.Join(wantGiven, "|") {
+			t.Fatalf("RenderRedacted(%q) asked redact for %q, want %q", src, given, wantGiven)
+		}
+	}
+	f(`literal ann@example.com`, `literal ann@example.com`)
+	f(`user {user.id} n={n}`, `user u1 n=3`)
+	f(`by {user.email}!`, `by <[REDACTED:email]>!`, `[REDACTED:email]`)
+	f(`{user}`, `<{"email":"[REDACTED:email]","id":"u1"}>`, `{"email":"[REDACTED:email]","id":"u1"}`)
+	f(`{user.email == "ann@example.com" ? "vip" : "-"} {user.id}`, `<-> u1`, `-`)
+	f(`{len(user.email)}`, `<16>`, `16`)
+	f(`{int(user.email)}`, `<<error: invalid operation: int([REDACTED:email])>>`, `<error: invalid operation: int([REDACTED:email])>`)
+}

@@ -170,6 +170,32 @@ func (s *Scrubber) NameMarker(name string) string {
 	return ""
 }
 
+// MarkerWithheld stands for a value derived from one that scrubbing
+// redacts when what was derived cannot be shown: a comparison or a length
+// of an email, say, in a logpoint message.
+const MarkerWithheld = "[REDACTED]"
+
+// HasMarker reports whether str holds a marker s writes: of a value
+// pattern, built-in or custom, or of a sensitive name. It tells a scrubbed
+// text that shows where something was redacted from one that was changed
+// in another way.
+func (s *Scrubber) HasMarker(str string) bool {
+	if !s.Enabled() {
+		return false
+	}
+	for _, m := range []string{markerSensitiveName, markerPassword, markerAWSSecret} {
+		if strings.Contains(str, m) {
+			return true
+		}
+	}
+	for i := range s.patterns {
+		if strings.Contains(str, s.patterns[i].Marker) {
+			return true
+		}
+	}
+	return false
+}
+
 // replace substitutes the marker for every valid match in s; s itself when
 // there is none.
 func (p *Pattern) replace(s string) string {

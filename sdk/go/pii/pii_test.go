@@ -207,3 +207,28 @@ func TestClassifyName(t *testing.T) {
 	f("pass", namePassword)
 	f("bypass", nameNone)
 }
+
+func TestHasMarker(t *testing.T) {
+	custom, err := New(Config{Custom: []Pattern{{Name: "badge", Regexp: regexp.MustCompile(`B-\d+`), Marker: "<badge>"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := New(Config{Disabled: true})
+	f := func(s *Scrubber, str string, want bool) {
+		t.Helper()
+		if got := s.HasMarker(str); got != want {
+			t.Fatalf("HasMarker(%q) = %v, want %v", str, got, want)
+		}
+	}
+	f(Default(), "by [REDACTED:email]", true)
+	f(Default(), `{"k":"[REDACTED:password]"}`, true)
+	f(Default(), "[REDACTED:sensitive_name]", true)
+	f(Default(), "[REDACTED:aws_secret]", true)
+	f(Default(), "regular", false)
+	f(Default(), "[REDACTED:EMAIL]", false) // changed by something else than the scrubber
+	f(Default(), MarkerWithheld, false)
+	f(custom, "id <badge>", true)
+	f(custom, "[REDACTED:jwt]", true)
+	f(off, "[REDACTED:email]", false)
+	f(nil, "[REDACTED:email]", false)
+}

@@ -67,7 +67,11 @@ type Config struct {
 	// CodeMonitoringServerChecks has the server evaluate breakpoint
 	// conditions (POST /v1/codemon/check) instead of the SDK. A hit is
 	// captured and scrubbed at once; a background worker asks the server and
-	// uploads only when it says so. The application never waits.
+	// uploads only when it says so. The application never waits. The server
+	// is sent the variables scrubbed, as snapshots are: a condition on a
+	// value PII scrubbing hides (user.email == "a@b.c") compares with its
+	// marker there and does not match, where in process (the default) it
+	// compares with the value.
 	CodeMonitoringServerChecks bool
 
 	// CaptureConfig sets PII scrubbing, capture limits and the circuit

@@ -173,7 +173,9 @@ func newSnapshotClient(cfg Config, tune func(*agent.Options)) (*SnapshotClient, 
 // runtime.Caller(2): the caller of the function that calls this method, as
 // in the guide's one-level wrapper (call site → breakpoints.Capture →
 // CheckAndCaptureWithContext). data is read before the method returns and
-// never kept: the snapshot holds a scrubbed copy.
+// never kept. A breakpoint's condition and a logpoint's placeholders see
+// data as it is; what leaves the process, the snapshot or the logpoint's
+// line, holds a scrubbed copy.
 func (c *SnapshotClient) CheckAndCaptureWithContext(ctx context.Context, name string, data map[string]interface{}) {
 	if c == nil || c.agent.Idle() {
 		return

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -30,6 +32,7 @@ type codemonServer struct {
 
 	mu    sync.Mutex
 	snaps []map[string]any
+	lines []map[string]any // logpoint lines
 }
 
 // newCodemonServer serves a set holding one line breakpoint on each named
@@ -38,9 +41,21 @@ func newCodemonServer(tb testing.TB, capturePoints ...string) *codemonServer {
 	tb.Helper()
 	bps := make([]map[string]any, len(capturePoints))
 	for i, name := range capturePoints {
-		bps[i] = map[string]any{"id": "bp_" + name, "type": "line", "capturePoint": name, "captureDepth": 3,
-			"rateLimit": 600, "maxStringLength": 256, "expiresAt": "2100-01-01T00:00:00Z"}
+		bps[i] = lineBreakpoint(name)
 	}
+	return newCodemonServerOf(tb, bps...)
+}
+
+// lineBreakpoint is a line breakpoint on the capture point name, as the
+// server sends it; tests add a condition or a message to it.
+func lineBreakpoint(name string) map[string]any {
+	return map[string]any{"id": "bp_" + name, "type": "line", "capturePoint": name, "captureDepth": 3,
+		"rateLimit": 600, "maxStringLength": 256, "expiresAt": "2100-01-01T00:00:00Z"}
+}
+
+// newCodemonServerOf serves a set holding bps.
+func newCodemonServerOf(tb testing.TB, bps ...map[string]any) *codemonServer {
+	tb.Helper()
 	set, _ := json.Marshal(map[string]any{"service": "test-service", "version": "v1", "breakpoints": bps})
 	f := &codemonServer{done: make(chan struct{}), set: set}
 	mux := http.NewServeMux()
@@ -69,6 +84,7 @@ func newCodemonServer(tb testing.TB, capturePoints ...string) *codemonServer {
 		}
 		var req struct {
 			Snapshots []map[string]any `json:"snapshots"`
+			Logs      []map[string]any `json:"logs"`
 		}
 		if err := json.NewDecoder(body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -76,9 +92,10 @@ func newCodemonServer(tb testing.TB, capturePoints ...string) *codemonServer {
 		}
 		f.mu.Lock()
 		f.snaps = append(f.snaps, req.Snapshots...)
+		f.lines = append(f.lines, req.Logs...)
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
-		fmt.Fprintf(w, `{"accepted":%d}`, len(req.Snapshots))
+		fmt.Fprintf(w, `{"accepted":%d}`, len(req.Snapshots)+len(req.Logs))
 	})
 	f.srv = httptest.NewServer(mux)
 	tb.Cleanup(func() {
@@ -92,6 +109,13 @@ func (f *codemonServer) snapshots() []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]map[string]any{}, f.snaps...)
+}
+
+// logLines returns the logpoint lines uploaded so far.
+func (f *codemonServer) logLines() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any{}, f.lines...)
 }
 
 // newTestSnapshotClient returns a client with code monitoring on, talking
@@ -171,6 +195,73 @@ func TestOneLevelWrapperReportsItsCaller(t *testing.T) {
 		if sn["file"] != file || sn["line"] != want[via] || !strings.HasSuffix(sn["function"].(string), ".TestOneLevelWrapperReportsItsCaller") {
 			t.Errorf("%s: snapshot at %v:%v in %v, want %s:%v in this test", via, sn["file"], sn["line"], sn["function"], file, want[via])
 		}
+	}
+}
+
+// TestConditionsSeeTheCodesValues: through the guide's wrapper, a
+// breakpoint's condition is evaluated on the values the code has, and what
+// leaves the process (the snapshot, the logpoint line in the application's
+// log and uploaded) is scrubbed.
+func TestConditionsSeeTheCodesValues(t *testing.T) {
+	type user struct{ ID, Email string }
+	data := map[string]interface{}{"user": &user{ID: "u-7", Email: "jane@example.com"}, "amount": 42}
+	for _, c := range []struct {
+		name       string
+		breakpoint map[string]any // added to a line breakpoint
+		wantVars   map[string]any // uploaded; nil: no snapshot
+		wantLine   string         // logged and uploaded; "": no line
+	}{
+		{name: "a condition on a raw email matches and the uploaded snapshot shows [REDACTED:email]",
+			breakpoint: map[string]any{"type": "conditional", "condition": `user.Email == "jane@example.com"`},
+			wantVars:   map[string]any{"user": map[string]any{"ID": "u-7", "Email": "[REDACTED:email]"}, "amount": 42.0}},
+		{name: "a condition that does not match the raw value captures nothing",
+			breakpoint: map[string]any{"type": "conditional", "condition": `user.Email == "john@example.com"`}},
+		{name: "a logpoint {user.Email} prints the marker",
+			breakpoint: map[string]any{"type": "logpoint", "message": "paid {amount} by {user.Email}"},
+			wantLine:   "paid 42 by [REDACTED:email]"},
+		{name: "a conditional logpoint on the raw email prints the marker",
+			breakpoint: map[string]any{"type": "logpoint", "condition": `user.Email endsWith "@example.com"`, "message": "by {user.Email} ({user.ID})"},
+			wantLine:   "by [REDACTED:email] (u-7)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bp := lineBreakpoint("checkout")
+			maps.Copy(bp, c.breakpoint)
+			fake := newCodemonServerOf(t, bp)
+			logs := &logBuffer{}
+			s, _ := newTestSDK(t, &Config{ServiceName: "test-service", EnableCodeMonitoring: true,
+				CodeMonitoringEndpoint: fake.srv.URL, Logger: logs.logger()})
+			breakpointsInit(s)
+			t.Cleanup(func() { bpClient = nil })
+			sc := s.SnapshotClient()
+			waitCodemon(t, sc, "the breakpoint", func(st CodeMonitoringStats) bool { return st.Breakpoints == 1 })
+
+			breakpointsCapture(context.Background(), "checkout", data)
+			if err := sc.agent.Close(context.Background()); err != nil { // uploads what is queued
+				t.Fatal(err)
+			}
+			if strings.Contains(logs.String(), "jane@example.com") {
+				t.Errorf("the application's log holds the email:\n%s", logs.String())
+			}
+			snaps, lines := fake.snapshots(), fake.logLines()
+			if c.wantVars == nil && len(snaps) != 0 {
+				t.Errorf("snapshots %v, want none", snaps)
+			}
+			if c.wantVars != nil && (len(snaps) != 1 || !reflect.DeepEqual(snaps[0]["variables"], c.wantVars)) {
+				t.Errorf("snapshots %v, want one with %v", snaps, c.wantVars)
+			}
+			if c.wantLine == "" {
+				if len(lines) != 0 {
+					t.Errorf("log lines %v, want none", lines)
+				}
+				return
+			}
+			if len(lines) != 1 || lines[0]["message"] != c.wantLine {
+				t.Errorf("uploaded log lines %v, want %q", lines, c.wantLine)
+			}
+			if !strings.Contains(logs.String(), fmt.Sprintf("msg=%q", c.wantLine)) {
+				t.Errorf("the application's log lacks %q:\n%s", c.wantLine, logs.String())
+			}
+		})
 	}
 }
 

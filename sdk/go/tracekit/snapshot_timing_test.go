@@ -71,7 +71,41 @@ type benchCustomer struct {
 //
 //	go test -run '^$' -bench 'Capture$' -benchmem ./tracekit
 func BenchmarkCapture(b *testing.B) {
-	fake := newCodemonServer(b, "payment-failed")
+	c := newBenchSnapshotClient(b, newCodemonServer(b, "payment-failed"))
+	benchmarkHits(b, c, "payment-failed", benchCheckoutData())
+	if c.Stats().Captures == 0 {
+		b.Fatal("nothing was captured")
+	}
+}
+
+// BenchmarkCaptureConditional is the cost of a hit of a conditional
+// breakpoint, on the state of BenchmarkCapture: the condition is evaluated
+// in process and, when it holds, the snapshot is captured and scrubbed.
+//
+//	go test -run '^$' -bench CaptureConditional -benchmem ./tracekit
+func BenchmarkCaptureConditional(b *testing.B) {
+	for _, c := range []struct{ name, condition string }{
+		{"match", "attempt > 1"},
+		{"nomatch", "attempt > 5"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			bp := lineBreakpoint("payment-failed")
+			bp["type"], bp["condition"] = "conditional", c.condition
+			fake := newCodemonServerOf(b, bp)
+			client := newBenchSnapshotClient(b, fake)
+			benchmarkHits(b, client, "payment-failed", benchCheckoutData())
+			if captured := client.Stats().Captures > 0; captured != (c.name == "match") {
+				b.Fatalf("captured = %v", captured)
+			}
+		})
+	}
+}
+
+// newBenchSnapshotClient returns a client of fake whose clock moves a
+// minute per reading, to keep the rate limit out of the way, once its
+// breakpoint is active.
+func newBenchSnapshotClient(b *testing.B, fake *codemonServer) *SnapshotClient {
+	b.Helper()
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time {
@@ -82,8 +116,13 @@ func BenchmarkCapture(b *testing.B) {
 	}
 	c := newTestSnapshotClient(b, fake.srv.URL, nil, func(o *agent.Options) { o.Now = clock })
 	waitCodemon(b, c, "the breakpoint", func(s CodeMonitoringStats) bool { return s.Breakpoints == 1 })
-	ctx := context.Background()
-	data := map[string]interface{}{
+	return c
+}
+
+// benchCheckoutData is the state of a checkout handler: about 20 fields,
+// three levels deep, with an email, a phone number and a bearer token.
+func benchCheckoutData() map[string]any {
+	return map[string]interface{}{
 		"order": &benchOrder{ID: "ord_100234", Status: "pending", Total: 129.97, Currency: "EUR",
 			Items:    []benchItem{{SKU: "SKU-1", Quantity: 2, Price: 24.99}, {SKU: "SKU-7", Quantity: 1, Price: 79.99}},
 			Customer: &benchCustomer{ID: "cus_42", Email: "jane.doe@example.com", Phone: "+1-555-123-4567"}},
@@ -93,12 +132,18 @@ func BenchmarkCapture(b *testing.B) {
 		"attempt": 2,
 		"err":     errors.New("payment gateway timeout after 5s"),
 	}
+}
+
+// benchmarkHits calls the capture point name with data b.N times and
+// reports the median and 99th percentile of a call.
+func benchmarkHits(b *testing.B, c *SnapshotClient, name string, data map[string]any) {
+	ctx := context.Background()
 	const samples = 1 << 16
 	lat := make([]time.Duration, 0, samples)
 	b.ReportAllocs()
 	for b.Loop() {
 		start := time.Now()
-		c.CheckAndCaptureWithContext(ctx, "payment-failed", data)
+		c.CheckAndCaptureWithContext(ctx, name, data)
 		if len(lat) < samples {
 			lat = append(lat, time.Since(start))
 		}
@@ -107,7 +152,4 @@ func BenchmarkCapture(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Microsecond), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Microsecond), "p99-µs")
-	if c.Stats().Captures == 0 {
-		b.Fatal("nothing was captured")
-	}
 }

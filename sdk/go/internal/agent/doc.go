@@ -12,9 +12,14 @@
 //     expiry, per-breakpoint rate limits, in-process conditions (or the
 //     server's check, when asked), logpoint rendering, and capture within the
 //     breakpoint's limits, scrubbed of PII before anything leaves the process;
-//   - conditions and logpoint templates, evaluated on the captured,
-//     scrubbed variables: what the server's check would be sent, so that a
-//     condition means the same wherever it is evaluated;
+//   - conditions and logpoint templates evaluated on the values the code
+//     has (captured within the breakpoint's limits, unscrubbed, never kept
+//     past the hit), so that user.email == "a@b.c" can match, while what
+//     leaves the process is scrubbed: snapshot variables, and logpoint
+//     lines, where a placeholder showing a value scrubbing hides writes its
+//     marker. The server's check, when asked for, is sent scrubbed
+//     variables (docs/protocol.md), so there such a condition compares with
+//     the marker;
 //   - capture point registration, during discovery windows (the first 5
 //     minutes after start, then the first minute of every 10: 10:00–11:00,
 //     20:00–21:00, …) and whenever a breakpoint is active, once per name,

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tracekit-oss/tracekit/sdk/go/capture"
+	"github.com/tracekit-oss/tracekit/sdk/go/condition"
+	"github.com/tracekit-oss/tracekit/sdk/go/pii"
 )
 
 // maxStack is the most frames a snapshot's stack holds, from the call site
@@ -24,8 +26,8 @@ const maxStack = 32
 const maxCapturePoints = 1000
 
 // event is a hit on its way out: a snapshot, or a logpoint line once
-// message is set. It holds no reference to the application's values:
-// vars is the captured (scrubbed) copy.
+// message is set. It holds no reference to the application's values nor
+// to their unscrubbed capture: vars is the captured, scrubbed copy.
 type event struct {
 	bp        *breakpoint
 	point     string // capture point name
@@ -44,10 +46,11 @@ type event struct {
 
 // Hit is a capture point's report that execution reached it: name is the
 // capture point, data its variables, pc, file and line its call site (from
-// runtime.Caller). Breakpoints that match fire: they capture data within
-// their limits, scrubbed, evaluate their condition and queue the snapshot
-// or log line. Hit reads data synchronously and never retains it; it never
-// blocks on the network and never panics.
+// runtime.Caller). Breakpoints that match fire: they evaluate their
+// condition on data as it is, then capture data within their limits,
+// scrubbed, and queue the snapshot or log line. Hit reads data
+// synchronously and never retains it; it never blocks on the network and
+// never panics.
 func (a *Agent) Hit(ctx context.Context, name string, data map[string]any, pc uintptr, file string, line int) {
 	if a == nil {
 		return
@@ -103,6 +106,13 @@ func (a *Agent) register(name, file string, line int, pc uintptr) {
 
 // fire handles one breakpoint's hit. A panic in it is counted and ends this
 // breakpoint's hit only.
+//
+// Conditions and logpoint templates evaluated here see the variables as
+// the application has them (those they name, captured within the
+// breakpoint's limits, not scrubbed), so that user.email == "a@b.c" can
+// match; that capture stays on this goroutine and is dropped when the hit
+// ends. What leaves the process (snapshot variables, logpoint lines, the
+// variables of a server-side check) is captured again, scrubbed.
 func (a *Agent) fire(ctx context.Context, bp *breakpoint, name string, data map[string]any, pc uintptr, file string, line int) {
 	defer a.recoverPanic("capture")
 	now := a.now()
@@ -115,10 +125,38 @@ func (a *Agent) fire(ctx context.Context, bp *breakpoint, name string, data map[
 		return
 	}
 	a.hook("capture")
-	vars, cs := capture.Capture(data, bp.limits, a.scrub)
-	if cs.Errors > 0 {
-		a.n.panics.Add(uint64(cs.Errors))
+	local := bp.cond != nil && !a.opts.ServerChecks
+	var read, raw map[string]any // the variables evaluation reads, and their capture
+	var cs capture.Stats
+	if local || bp.tmpl != nil {
+		read = pick(data, bp.reads)
+		raw, cs = capture.Capture(read, bp.limits, nil)
 	}
+	if local {
+		a.hook("condition")
+		ok, err := bp.cond.Eval(raw)
+		if err != nil && !bp.evalReported.Swap(true) {
+			a.log.Warn("code monitoring: condition could not be evaluated; the breakpoint does not fire while it fails",
+				"breakpoint_id", bp.wire.ID, "condition", bp.wire.Condition, "err", a.scrubbedEvalError(bp, data, err))
+		}
+		if !ok {
+			a.countCaptureErrors(cs)
+			return
+		}
+	}
+	// A logpoint's line shows only the variables its template reads; a
+	// snapshot, and the server's check of a condition, all of them.
+	out, same := data, bp.reads.All
+	if bp.tmpl != nil && !(bp.cond != nil && a.opts.ServerChecks) {
+		out, same = read, true
+	}
+	var vars map[string]any
+	if raw != nil && same && !a.scrub.Enabled() {
+		vars = raw // the same variables, and nothing to scrub
+	} else {
+		vars, cs = capture.Capture(out, bp.limits, a.scrub)
+	}
+	a.countCaptureErrors(cs)
 	ev := &event{
 		bp: bp, point: name, file: file, line: line, time: now.UTC(), mono: mono, vars: vars,
 		truncated: cs.Truncated > 0 || cs.PayloadExceeded || cs.TimedOut,
@@ -128,20 +166,12 @@ func (a *Agent) fire(ctx context.Context, bp *breakpoint, name string, data map[
 			ev.traceID, ev.spanID = sc.TraceID().String(), sc.SpanID().String()
 		}
 	}
-	if bp.cond != nil && !a.opts.ServerChecks {
-		a.hook("condition")
-		ok, err := bp.cond.Eval(vars)
-		if err != nil && !bp.evalReported.Swap(true) {
-			a.log.Warn("code monitoring: condition could not be evaluated; the breakpoint does not fire while it fails",
-				"breakpoint_id", bp.wire.ID, "condition", bp.wire.Condition, "err", err)
-		}
-		if !ok {
-			return
-		}
-	}
 	if bp.tmpl == nil {
 		ev.function = funcName(pc)
 		ev.pcs = callers()
+	} else {
+		a.hook("render")
+		ev.message = a.render(bp.tmpl, raw, vars)
 	}
 	if bp.cond != nil && a.opts.ServerChecks {
 		a.enqueue(a.checks, ev, nil) // the check worker asks the server, then emits
@@ -150,9 +180,63 @@ func (a *Agent) fire(ctx context.Context, bp *breakpoint, name string, data map[
 	a.emit(ctx, ev)
 }
 
+// pick returns the variables of data that r reads: data itself when it
+// reads them all.
+func pick(data map[string]any, r condition.Reads) map[string]any {
+	if r.All {
+		return data
+	}
+	out := make(map[string]any, len(r.Names))
+	for _, name := range r.Names {
+		if v, ok := data[name]; ok {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// countCaptureErrors counts the panics a capture recovered from (an Error
+// method of the application's that panicked, say).
+func (a *Agent) countCaptureErrors(cs capture.Stats) {
+	if cs.Errors > 0 {
+		a.n.panics.Add(uint64(cs.Errors))
+	}
+}
+
+// render renders a logpoint's message from the raw and the scrubbed
+// variables of a hit: a placeholder that shows something scrubbing hides
+// writes the scrubbed rendering when it shows where (as "[REDACTED:email]"),
+// pii.MarkerWithheld when it does not (a comparison or a length of the
+// email); the whole line is then scrubbed as a snapshot's strings are.
+func (a *Agent) render(t *condition.Template, raw, scrubbed map[string]any) string {
+	if !a.scrub.Enabled() {
+		return t.Render(raw)
+	}
+	return a.scrub.String(t.RenderRedacted(raw, scrubbed, func(s string) string {
+		if a.scrub.HasMarker(s) {
+			return s
+		}
+		return pii.MarkerWithheld
+	}))
+}
+
+// scrubbedEvalError is what to log of err, the failure of a condition on
+// the raw variables of a hit: its failure on the scrubbed variables, since
+// an error may quote the value it failed on (int(user.email)).
+func (a *Agent) scrubbedEvalError(bp *breakpoint, data map[string]any, err error) string {
+	if !a.scrub.Enabled() {
+		return err.Error()
+	}
+	vars, _ := capture.Capture(pick(data, bp.reads), bp.limits, a.scrub)
+	if _, err := bp.cond.Eval(vars); err != nil {
+		return err.Error()
+	}
+	return "it fails on a value that PII scrubbing hides (the error would quote it)"
+}
+
 // emit takes the rate limit's grant and sends the event on its way: a
-// snapshot to the upload queue, a logpoint to the application's log and
-// the queue.
+// snapshot to the upload queue, a logpoint's line (rendered by fire) to the
+// application's log and the queue.
 func (a *Agent) emit(ctx context.Context, ev *event) {
 	if !ev.bp.limit.allow(ev.mono) {
 		a.n.rateLimited.Add(1)
@@ -162,8 +246,6 @@ func (a *Agent) emit(ctx context.Context, ev *event) {
 		a.enqueue(a.queue, ev, &a.n.captures)
 		return
 	}
-	a.hook("render")
-	ev.message = a.scrub.String(ev.bp.tmpl.Render(ev.vars))
 	ev.vars = nil
 	if ctx == nil {
 		ctx = context.Background()

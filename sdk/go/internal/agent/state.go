@@ -53,10 +53,13 @@ func (b Breakpoint) equal(o Breakpoint) bool {
 // breakpoint is a Breakpoint compiled for this process. Only its limiter
 // and its report flag change after it is built.
 type breakpoint struct {
-	wire   Breakpoint
-	file   string // wire.File, normalised
-	cond   *condition.Condition
-	tmpl   *condition.Template
+	wire Breakpoint
+	file string // wire.File, normalised
+	cond *condition.Condition
+	tmpl *condition.Template
+	// reads are the variables the condition (when evaluated in process) and
+	// the template read: all the in-process evaluation captures.
+	reads  condition.Reads
 	limits capture.Limits
 	limit  *limiter
 	// evalReported is set once a failed evaluation of the condition has
@@ -156,10 +159,14 @@ func (a *Agent) compile(w Breakpoint) (bp *breakpoint, err error) {
 	} else if w.Type == TypeConditional {
 		return nil, errors.New("a conditional breakpoint without a condition")
 	}
+	if bp.cond != nil && !a.opts.ServerChecks {
+		bp.reads = bp.cond.Reads()
+	}
 	if w.Type == TypeLogpoint {
 		if bp.tmpl, err = condition.CompileTemplate(w.Message); err != nil {
 			return nil, fmt.Errorf("message %q: %w", w.Message, err)
 		}
+		bp.reads = bp.reads.Union(bp.tmpl.Reads())
 	}
 	depth := w.CaptureDepth
 	if depth <= 0 {
