@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -201,7 +203,7 @@ type Agent struct {
 
 	points    atomic.Pointer[map[pointKey]struct{}] // registered, copy-on-write
 	pointsMu  sync.Mutex
-	newPoints []capturePointJSON // registered, not yet sent
+	newPoints []protocol.CapturePoint // registered, not yet sent
 
 	mu          sync.Mutex // guards the fields below and publishing cur
 	applied     bool

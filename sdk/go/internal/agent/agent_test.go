@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -39,9 +41,9 @@ type fakeServer struct {
 	lastEventIDs []string
 	notModified  int
 	gzipped      int
-	snapshots    []snapshotJSON
-	logs         []logJSON
-	points       []capturePointJSON
+	snapshots    []protocol.Snapshot
+	logs         []protocol.LogLine
+	points       []protocol.CapturePoint
 	checked      []map[string]any
 	checkFn      func(vars map[string]any) bool
 	uploadSeen   chan struct{} // signalled when an upload arrives
@@ -212,17 +214,13 @@ func (f *fakeServer) upload(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"upload refused"}`, status)
 		return
 	}
-	var req struct {
-		envelope
-		Snapshots []snapshotJSON `json:"snapshots"`
-		Logs      []logJSON      `json:"logs"`
-	}
+	var req protocol.UploadRequest
 	if !readBody(f.t, r, &req) {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
-	if req.Service != "svc" || req.Instance == "" || req.SDK != "go/test" {
-		f.t.Errorf("upload envelope %+v", req.envelope)
+	if req.Service != "svc" || req.Instance.Instance == "" || req.SDK != "go/test" {
+		f.t.Errorf("upload envelope %+v", req.Instance)
 	}
 	f.mu.Lock()
 	f.snapshots = append(f.snapshots, req.Snapshots...)
@@ -235,7 +233,7 @@ func (f *fakeServer) upload(w http.ResponseWriter, r *http.Request) {
 func (f *fakeServer) capturePoints(w http.ResponseWriter, r *http.Request) {
 	f.count(r)
 	var req struct {
-		Points []capturePointJSON `json:"points"`
+		Points []protocol.CapturePoint `json:"points"`
 	}
 	if readBody(f.t, r, &req) {
 		f.mu.Lock()
@@ -261,10 +259,10 @@ func (f *fakeServer) check(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"capture": fn != nil && fn(req.Variables)})
 }
 
-func (f *fakeServer) received() ([]snapshotJSON, []logJSON) {
+func (f *fakeServer) received() ([]protocol.Snapshot, []protocol.LogLine) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]snapshotJSON{}, f.snapshots...), append([]logJSON{}, f.logs...)
+	return append([]protocol.Snapshot{}, f.snapshots...), append([]protocol.LogLine{}, f.logs...)
 }
 
 // fakeClock is a clock tests move by hand.

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -72,15 +74,6 @@ type pointKey struct {
 	line       int
 }
 
-// capturePointJSON is a capture point as POST /v1/codemon/capture-points
-// takes it.
-type capturePointJSON struct {
-	Name     string `json:"name"`
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-	Function string `json:"function"`
-}
-
 // register queues the capture point for registration the first time it is
 // seen. The set of registered points is copy-on-write: a point already
 // registered costs one map lookup and no lock.
@@ -101,7 +94,7 @@ func (a *Agent) register(name, file string, line int, pc uintptr) {
 	}
 	m[k] = struct{}{}
 	a.points.Store(&m)
-	a.newPoints = append(a.newPoints, capturePointJSON{Name: name, File: file, Line: line, Function: funcName(pc)})
+	a.newPoints = append(a.newPoints, protocol.CapturePoint{Name: name, File: file, Line: line, Function: funcName(pc)})
 }
 
 // fire handles one breakpoint's hit. A panic in it is counted and ends this
@@ -319,24 +312,17 @@ func funcName(pc uintptr) string {
 	return ""
 }
 
-// frameJSON is a stack frame as snapshots carry it.
-type frameJSON struct {
-	Function string `json:"function"`
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-}
-
 // stackOf symbolises pcs from the call site (file, line) outwards. When the
 // call site is not among them (a stack cut short), it keeps the frames
 // outside the SDK.
-func stackOf(pcs []uintptr, file string, line int) []frameJSON {
-	out := make([]frameJSON, 0, min(len(pcs), maxStack))
-	var rest []frameJSON
+func stackOf(pcs []uintptr, file string, line int) []protocol.Frame {
+	out := make([]protocol.Frame, 0, min(len(pcs), maxStack))
+	var rest []protocol.Frame
 	found := false
 	frames := runtime.CallersFrames(pcs)
 	for len(out) < maxStack {
 		f, more := frames.Next()
-		fr := frameJSON{Function: f.Function, File: f.File, Line: f.Line}
+		fr := protocol.Frame{Function: f.Function, File: f.File, Line: f.Line}
 		if !found && f.File == file && f.Line == line {
 			found = true
 		}

@@ -10,41 +10,24 @@ import (
 
 	"github.com/tracekit-oss/tracekit/sdk/go/capture"
 	"github.com/tracekit-oss/tracekit/sdk/go/condition"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // Set is the breakpoint set of docs/protocol.md, as the stream and the
-// polling endpoint deliver it.
-type Set struct {
-	Service     string       `json:"service"`
-	Version     string       `json:"version"`
-	KillSwitch  bool         `json:"killSwitch"`
-	Breakpoints []Breakpoint `json:"breakpoints"`
-}
+// polling endpoint deliver it; its one definition is the protocol package's.
+type Set = protocol.BreakpointSet
 
 // Breakpoint is one breakpoint of a Set.
-type Breakpoint struct {
-	ID              string    `json:"id"`
-	Type            string    `json:"type"`
-	File            string    `json:"file,omitempty"`
-	Line            int       `json:"line,omitempty"`
-	CapturePoint    string    `json:"capturePoint,omitempty"`
-	Condition       string    `json:"condition,omitempty"`
-	Message         string    `json:"message,omitempty"`
-	CaptureDepth    int       `json:"captureDepth"`
-	RateLimit       int       `json:"rateLimit"`
-	MaxStringLength int       `json:"maxStringLength"`
-	Environment     string    `json:"environment,omitempty"`
-	ExpiresAt       time.Time `json:"expiresAt"`
-}
+type Breakpoint = protocol.Breakpoint
 
 // The breakpoint types.
 const (
-	TypeLine        = "line"
-	TypeConditional = "conditional"
-	TypeLogpoint    = "logpoint"
+	TypeLine        = protocol.Line
+	TypeConditional = protocol.Conditional
+	TypeLogpoint    = protocol.Logpoint
 )
 
-func (b Breakpoint) equal(o Breakpoint) bool {
+func equal(b, o Breakpoint) bool {
 	e1, e2 := b.ExpiresAt, o.ExpiresAt
 	b.ExpiresAt, o.ExpiresAt = time.Time{}, time.Time{}
 	return b == o && e1.Equal(e2)
@@ -109,13 +92,13 @@ func (a *Agent) apply(s Set) {
 			continue
 		}
 		old := a.bps[w.ID]
-		if old != nil && old.wire.equal(w) {
+		if old != nil && equal(old.wire, w) {
 			next[w.ID] = old
 			continue
 		}
 		bp, err := a.compile(w)
 		if err != nil {
-			if key := w.ID + "\x00" + w.Condition + "\x00" + w.Message + "\x00" + w.Type; !a.reported[key] {
+			if key := w.ID + "\x00" + w.Condition + "\x00" + w.Message + "\x00" + string(w.Type); !a.reported[key] {
 				a.reported[key] = true
 				a.log.Warn("code monitoring: breakpoint disabled", "breakpoint_id", w.ID, "err", err)
 			}

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -87,7 +89,7 @@ func (a *Agent) stream(parent context.Context, onConnect func()) (connected bool
 	defer cancel(nil)
 	idle := time.AfterFunc(a.opts.StreamTimeout, func() { cancel(errStreamSilent) })
 	defer idle.Stop()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url("/v1/codemon/stream"), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url(protocol.PathStream), nil)
 	if err != nil {
 		return false, err
 	}
@@ -255,7 +257,7 @@ func (a *Agent) pollLoop() {
 func (a *Agent) poll(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url("/v1/codemon/breakpoints"), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url(protocol.PathBreakpoints), nil)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -22,42 +24,9 @@ const maxAttempts = 3
 const maxRetries = 4
 
 // envelope is the instance part of every POST body.
-type envelope struct {
-	Service     string `json:"service"`
-	Environment string `json:"environment,omitempty"`
-	Instance    string `json:"instance"`
-	Host        string `json:"host,omitempty"`
-	SDK         string `json:"sdk,omitempty"`
-}
-
-func (a *Agent) envelope() envelope {
+func (a *Agent) envelope() protocol.Instance {
 	o := &a.opts
-	return envelope{Service: o.Service, Environment: o.Environment, Instance: o.Instance, Host: o.Host, SDK: o.SDK}
-}
-
-type snapshotJSON struct {
-	BreakpointID string          `json:"breakpointId"`
-	CapturePoint string          `json:"capturePoint,omitempty"`
-	File         string          `json:"file"`
-	Line         int             `json:"line"`
-	Function     string          `json:"function,omitempty"`
-	Time         time.Time       `json:"time"`
-	TraceID      string          `json:"traceId,omitempty"`
-	SpanID       string          `json:"spanId,omitempty"`
-	Variables    json.RawMessage `json:"variables"`
-	Stack        []frameJSON     `json:"stack"`
-	Truncated    bool            `json:"truncated"`
-}
-
-type logJSON struct {
-	BreakpointID string    `json:"breakpointId"`
-	CapturePoint string    `json:"capturePoint,omitempty"`
-	File         string    `json:"file"`
-	Line         int       `json:"line"`
-	Time         time.Time `json:"time"`
-	TraceID      string    `json:"traceId,omitempty"`
-	SpanID       string    `json:"spanId,omitempty"`
-	Message      string    `json:"message"`
+	return protocol.Instance{Service: o.Service, Environment: o.Environment, Instance: o.Instance, Host: o.Host, SDK: o.SDK}
 }
 
 // batch is an encoded upload, kept for another attempt when it fails.
@@ -162,10 +131,8 @@ func (a *Agent) retry(retries []*batch) []*batch {
 // refused for good, or out of attempts).
 func (a *Agent) send(b *batch) bool {
 	b.attempts++
-	var out struct {
-		Accepted int `json:"accepted"`
-	}
-	status, err := a.post(a.upCtx, "/v1/codemon/snapshots", b.body, b.gzip, &out)
+	var out protocol.UploadResponse
+	status, err := a.post(a.upCtx, protocol.PathSnapshots, b.body, b.gzip, &out)
 	switch {
 	case err == nil:
 		a.n.uploaded.Add(uint64(out.Accepted))
@@ -183,11 +150,7 @@ func (a *Agent) send(b *batch) bool {
 // encode builds the upload body of evs. An event that cannot be encoded is
 // dropped and counted, never the batch.
 func (a *Agent) encode(evs []*event) *batch {
-	body := struct {
-		envelope
-		Snapshots []snapshotJSON `json:"snapshots,omitempty"`
-		Logs      []logJSON      `json:"logs,omitempty"`
-	}{envelope: a.envelope()}
+	body := protocol.UploadRequest{Instance: a.envelope()}
 	for _, ev := range evs {
 		a.encodeEvent(ev, &body.Snapshots, &body.Logs)
 	}
@@ -213,7 +176,7 @@ func (a *Agent) encode(evs []*event) *batch {
 	return b
 }
 
-func (a *Agent) encodeEvent(ev *event, snaps *[]snapshotJSON, logs *[]logJSON) {
+func (a *Agent) encodeEvent(ev *event, snaps *[]protocol.Snapshot, logs *[]protocol.LogLine) {
 	defer func() {
 		if r := recover(); r != nil {
 			a.panicked("serialize", r)
@@ -222,7 +185,7 @@ func (a *Agent) encodeEvent(ev *event, snaps *[]snapshotJSON, logs *[]logJSON) {
 	}()
 	a.hook("serialize")
 	if ev.bp.tmpl != nil {
-		*logs = append(*logs, logJSON{
+		*logs = append(*logs, protocol.LogLine{
 			BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Time: ev.time,
 			TraceID: ev.traceID, SpanID: ev.spanID, Message: ev.message,
 		})
@@ -233,7 +196,7 @@ func (a *Agent) encodeEvent(ev *event, snaps *[]snapshotJSON, logs *[]logJSON) {
 		a.n.dropped.Add(1)
 		return
 	}
-	*snaps = append(*snaps, snapshotJSON{
+	*snaps = append(*snaps, protocol.Snapshot{
 		BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Function: ev.function,
 		Time: ev.time, TraceID: ev.traceID, SpanID: ev.spanID, Variables: vars,
 		Stack: stackOf(ev.pcs, ev.file, ev.line), Truncated: ev.truncated,
@@ -249,14 +212,11 @@ func (a *Agent) sendPoints(ctx context.Context) {
 	if len(pts) == 0 || a.breakerOpen.Load() {
 		return
 	}
-	body, err := json.Marshal(struct {
-		envelope
-		Points []capturePointJSON `json:"points"`
-	}{a.envelope(), pts})
+	body, err := json.Marshal(protocol.CapturePointsRequest{Instance: a.envelope(), Points: pts})
 	if err != nil {
 		return
 	}
-	status, err := a.post(ctx, "/v1/codemon/capture-points", body, false, nil)
+	status, err := a.post(ctx, protocol.PathCapturePoints, body, false, nil)
 	if err != nil && (status == 0 || status >= 500) {
 		return
 	}
@@ -291,21 +251,14 @@ func (a *Agent) check(ev *event) {
 		a.n.rateLimited.Add(1)
 		return
 	}
-	body, err := json.Marshal(struct {
-		envelope
-		BreakpointID string         `json:"breakpointId"`
-		Variables    map[string]any `json:"variables"`
-	}{a.envelope(), ev.bp.wire.ID, ev.vars})
+	body, err := json.Marshal(protocol.CheckRequest{Instance: a.envelope(), BreakpointID: ev.bp.wire.ID, Variables: ev.vars})
 	if err != nil {
 		a.n.dropped.Add(1)
 		return
 	}
 	a.n.checks.Add(1)
-	var out struct {
-		Capture bool   `json:"capture"`
-		Error   string `json:"error"`
-	}
-	if _, err := a.post(a.ctx, "/v1/codemon/check", body, false, &out); err != nil {
+	var out protocol.CheckResponse
+	if _, err := a.post(a.ctx, protocol.PathCheck, body, false, &out); err != nil {
 		a.log.Debug("code monitoring: condition check", "breakpoint_id", ev.bp.wire.ID, "err", err)
 		return
 	}

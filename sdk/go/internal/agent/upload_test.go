@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
+
 	"context"
 	"strconv"
 	"strings"
@@ -190,11 +192,11 @@ func TestCapturePointRegistration(t *testing.T) {
 		hit(a, context.Background(), "p1", nil) // one call site, twice
 	}
 	_, line := hit(a, context.Background(), "p2", nil)
-	var pts []capturePointJSON
+	var pts []protocol.CapturePoint
 	eventually(t, "registration", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		pts = append([]capturePointJSON{}, f.points...)
+		pts = append([]protocol.CapturePoint{}, f.points...)
 		return len(pts) >= 2
 	})
 	if len(pts) != 2 || pts[1].Name != "p2" || pts[1].Line != line || !strings.HasSuffix(pts[1].File, "upload_test.go") ||
