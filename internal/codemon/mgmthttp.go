@@ -9,6 +9,7 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // RegisterAPI adds the management API (admin keys) to mux.
@@ -50,13 +51,6 @@ func (s *Service) fail(w http.ResponseWriter, what string, err error) {
 	}
 }
 
-// BreakpointJSON is a breakpoint in the management API, with its status.
-type BreakpointJSON struct {
-	store.Breakpoint
-	// Status is active, paused or expired.
-	Status string `json:"status"`
-}
-
 func (s *Service) view(b store.Breakpoint) BreakpointJSON {
 	st := "active"
 	switch {
@@ -65,7 +59,12 @@ func (s *Service) view(b store.Breakpoint) BreakpointJSON {
 	case !s.now().Before(b.ExpiresAt):
 		st = "expired"
 	}
-	return BreakpointJSON{Breakpoint: b, Status: st}
+	return BreakpointJSON{
+		ID: b.ID, Project: b.Project, Service: b.Service, Type: protocol.BreakpointType(b.Type), File: b.File, Line: b.Line,
+		CapturePoint: b.CapturePoint, Condition: b.Condition, Message: b.Message, CaptureDepth: b.CaptureDepth,
+		RateLimit: b.RateLimit, MaxStringLength: b.MaxStringLength, Environment: b.Environment, ExpiresAt: b.ExpiresAt,
+		Paused: b.Paused, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Hits: b.Hits, LastHitAt: b.LastHitAt, Status: st,
+	}
 }
 
 func decodeInput(w http.ResponseWriter, r *http.Request) (BreakpointInput, error) {
@@ -153,7 +152,7 @@ func (s *Service) getKillSwitch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "kill switch", err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, ks)
+	api.WriteJSON(w, http.StatusOK, KillSwitchJSON(ks))
 }
 
 func (s *Service) putKillSwitch(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +168,7 @@ func (s *Service) putKillSwitch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "kill switch", err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, ks)
+	api.WriteJSON(w, http.StatusOK, KillSwitchJSON(ks))
 }
 
 func (s *Service) listInstances(w http.ResponseWriter, r *http.Request) {
@@ -188,10 +187,11 @@ func (s *Service) listCapturePoints(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "capture points", err)
 		return
 	}
-	if cps == nil {
-		cps = []store.CapturePoint{}
+	out := make([]CapturePointJSON, len(cps))
+	for i, cp := range cps {
+		out[i] = CapturePointJSON(cp)
 	}
-	api.WriteJSON(w, http.StatusOK, map[string]any{"capturePoints": cps})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"capturePoints": out})
 }
 
 // window reads the time range and result limit of a listing.

@@ -12,6 +12,50 @@ import (
 // structs: what a stored record holds (its project, say) is not what a
 // client reads, and a storage change must not change the API.
 
+// BreakpointJSON is a breakpoint in the management API, with its status
+// (active, paused or expired) and hit counts.
+type BreakpointJSON struct {
+	ID              string                  `json:"id"`
+	Project         string                  `json:"project"`
+	Service         string                  `json:"service"`
+	Type            protocol.BreakpointType `json:"type"`
+	File            string                  `json:"file,omitempty"`
+	Line            int                     `json:"line,omitempty"`
+	CapturePoint    string                  `json:"capturePoint,omitempty"`
+	Condition       string                  `json:"condition,omitempty"`
+	Message         string                  `json:"message,omitempty"`
+	CaptureDepth    int                     `json:"captureDepth"`
+	RateLimit       int                     `json:"rateLimit"`
+	MaxStringLength int                     `json:"maxStringLength"`
+	Environment     string                  `json:"environment,omitempty"`
+	ExpiresAt       time.Time               `json:"expiresAt"`
+	Paused          bool                    `json:"paused"`
+	CreatedAt       time.Time               `json:"createdAt"`
+	UpdatedAt       time.Time               `json:"updatedAt"`
+	Hits            int64                   `json:"hits"`
+	LastHitAt       *time.Time              `json:"lastHitAt,omitempty"`
+	Status          string                  `json:"status"`
+}
+
+// KillSwitchJSON is a service's kill switch in the management API.
+type KillSwitchJSON struct {
+	Service   string    `json:"service"`
+	Enabled   bool      `json:"enabled"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// CapturePointJSON is a capture point an SDK registered, in the
+// management API.
+type CapturePointJSON struct {
+	Service   string    `json:"service"`
+	Name      string    `json:"name"`
+	File      string    `json:"file"`
+	Line      int       `json:"line"`
+	Function  string    `json:"function"`
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
 // SnapshotJSON is a snapshot in the management API.
 type SnapshotJSON struct {
 	ID           string           `json:"id"`
