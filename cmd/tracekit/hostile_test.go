@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 	"io"
 	"net"
 	"net/http"
@@ -23,7 +24,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tracekit-oss/tracekit/internal/client"
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -35,40 +35,6 @@ import (
 // and the server's peak RSS.
 
 var grpcLine = regexp.MustCompile(`OTLP/gRPC: ([0-9.:]+)`)
-
-func nestedSpanProto(depth int) []byte {
-	type level struct {
-		pre   []byte
-		field protowire.Number
-	}
-	var span []byte
-	span = protowire.AppendTag(span, 1, protowire.BytesType)
-	span = protowire.AppendBytes(span, bytes.Repeat([]byte{7}, 16))
-	span = protowire.AppendTag(span, 2, protowire.BytesType)
-	span = protowire.AppendBytes(span, bytes.Repeat([]byte{8}, 8))
-	var key []byte
-	key = protowire.AppendTag(key, 1, protowire.BytesType)
-	key = protowire.AppendString(key, "deep")
-	levels := []level{{nil, 1}, {nil, 2}, {nil, 2}, {span, 9}, {key, 2}}
-	for i := 0; i < depth; i++ {
-		levels = append(levels, level{nil, 6}, level{nil, 1}, level{key, 2}) // kvlist → KeyValue → AnyValue
-	}
-	var inner []byte
-	inner = protowire.AppendTag(inner, 1, protowire.BytesType)
-	inner = protowire.AppendString(inner, "x")
-	sizes := make([]int, len(levels)+1)
-	sizes[len(levels)] = len(inner)
-	for i := len(levels) - 1; i >= 0; i-- {
-		sizes[i] = len(levels[i].pre) + protowire.SizeTag(levels[i].field) + protowire.SizeVarint(uint64(sizes[i+1])) + sizes[i+1]
-	}
-	out := make([]byte, 0, sizes[0])
-	for i, l := range levels {
-		out = append(out, l.pre...)
-		out = protowire.AppendTag(out, l.field, protowire.BytesType)
-		out = protowire.AppendVarint(out, uint64(sizes[i+1]))
-	}
-	return append(out, inner...)
-}
 
 func gzipOf(b []byte) []byte {
 	var buf bytes.Buffer
@@ -177,8 +143,8 @@ func TestHostileInputSuite(t *testing.T) {
 	tid := pcommon.TraceID{0xab, 1}
 	sendTrace(t, p.base, tid, 5)
 
-	deep := nestedSpanProto(1_000_000) // 20 MiB: over --max-body as sent
-	deepFits := nestedSpanProto(500_000)
+	deep := testsupport.NestedOTLP(1_000_000, true) // 20 MiB: over --max-body as sent
+	deepFits := testsupport.NestedOTLP(500_000, true)
 	attack("deep protobuf, no key", func() error {
 		c, b := post("", "application/x-protobuf", "", deep)
 		return want(c, b, 401, "missing API key")
@@ -217,7 +183,7 @@ func TestHostileInputSuite(t *testing.T) {
 		return conn.Invoke(cctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &in, &out)
 	}
 	attack("deep gRPC message", func() error {
-		if err := export(ingestKey, nestedSpanProto(100_000)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "nested too deep") {
+		if err := export(ingestKey, testsupport.NestedOTLP(100_000, true)); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "nested too deep") {
 			return fmt.Errorf("got %v, want InvalidArgument naming the depth", err)
 		}
 		return nil

@@ -375,11 +375,7 @@ func (s *Service) BreakpointSet(ctx context.Context, project, service string) (p
 		if !b.Active(now) {
 			continue
 		}
-		c.Breakpoints = append(c.Breakpoints, protocol.Breakpoint{
-			ID: b.ID, Type: protocol.BreakpointType(b.Type), File: b.File, Line: b.Line, CapturePoint: b.CapturePoint, Condition: b.Condition,
-			Message: b.Message, CaptureDepth: b.CaptureDepth, RateLimit: b.RateLimit, MaxStringLength: b.MaxStringLength,
-			Environment: b.Environment, ExpiresAt: b.ExpiresAt,
-		})
+		c.Breakpoints = append(c.Breakpoints, sdkBreakpoint(b))
 	}
 	body, _ := json.Marshal(struct {
 		K bool
@@ -388,6 +384,15 @@ func (s *Service) BreakpointSet(ctx context.Context, project, service string) (p
 	sum := sha256.Sum256(body)
 	c.Version = hex.EncodeToString(sum[:8])
 	return c, nil
+}
+
+// sdkBreakpoint is a stored breakpoint as SDKs receive it.
+func sdkBreakpoint(b store.Breakpoint) protocol.Breakpoint {
+	return protocol.Breakpoint{
+		ID: b.ID, Type: protocol.BreakpointType(b.Type), File: b.File, Line: b.Line, CapturePoint: b.CapturePoint, Condition: b.Condition,
+		Message: b.Message, CaptureDepth: b.CaptureDepth, RateLimit: b.RateLimit, MaxStringLength: b.MaxStringLength,
+		Environment: b.Environment, ExpiresAt: b.ExpiresAt,
+	}
 }
 
 // changed pushes a service's new breakpoint set to its connected SDKs.

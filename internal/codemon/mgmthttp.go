@@ -9,7 +9,6 @@ import (
 
 	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/store"
-	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // RegisterAPI adds the management API (admin keys) to mux.
@@ -60,10 +59,8 @@ func (s *Service) view(b store.Breakpoint) BreakpointJSON {
 		st = "expired"
 	}
 	return BreakpointJSON{
-		ID: b.ID, Project: b.Project, Service: b.Service, Type: protocol.BreakpointType(b.Type), File: b.File, Line: b.Line,
-		CapturePoint: b.CapturePoint, Condition: b.Condition, Message: b.Message, CaptureDepth: b.CaptureDepth,
-		RateLimit: b.RateLimit, MaxStringLength: b.MaxStringLength, Environment: b.Environment, ExpiresAt: b.ExpiresAt,
-		Paused: b.Paused, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Hits: b.Hits, LastHitAt: b.LastHitAt, Status: st,
+		Breakpoint: sdkBreakpoint(b), Project: b.Project, Service: b.Service, Paused: b.Paused,
+		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Hits: b.Hits, LastHitAt: b.LastHitAt, Status: st,
 	}
 }
 

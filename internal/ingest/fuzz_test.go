@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -36,8 +37,8 @@ func FuzzOTLPJSON(f *testing.F) {
 // depth limit must decode without running away: the decoders below it
 // recurse once per level.
 func FuzzPrescanDeepValues(f *testing.F) {
-	f.Add(nestedProto(3))
-	f.Add(nestedProto(40))
+	f.Add(testsupport.NestedOTLP(3, false))
+	f.Add(testsupport.NestedOTLP(40, false))
 	f.Add(protoBody(f, traces(2)))
 	f.Add([]byte{0x0a, 0x80, 0x80, 0x80, 0x80, 0x10})
 	w := &memWriter{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tracekit-oss/tracekit/internal/testsupport"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,50 +14,10 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/tracekit-oss/tracekit/internal/ingest"
 	"github.com/tracekit-oss/tracekit/internal/reqbody"
 )
-
-// nestedProto is an OTLP request with one span whose attribute "deep" is an
-// array nested depth levels (a flat array of one string is depth 1). It is
-// built without recursion: sizes inside out, then headers outside in.
-func nestedProto(depth int) []byte {
-	type level struct {
-		pre   []byte
-		field protowire.Number
-	}
-	var span []byte
-	span = protowire.AppendTag(span, 1, protowire.BytesType)
-	span = protowire.AppendBytes(span, bytes.Repeat([]byte{7}, 16))
-	span = protowire.AppendTag(span, 2, protowire.BytesType)
-	span = protowire.AppendBytes(span, bytes.Repeat([]byte{8}, 8))
-	span = protowire.AppendTag(span, 5, protowire.BytesType)
-	span = protowire.AppendString(span, "deep")
-	var key []byte
-	key = protowire.AppendTag(key, 1, protowire.BytesType)
-	key = protowire.AppendString(key, "deep")
-	levels := []level{{nil, 1}, {nil, 2}, {nil, 2}, {span, 9}, {key, 2}} // request → resource spans → scope spans → span → attribute → value
-	for i := 0; i < depth; i++ {
-		levels = append(levels, level{nil, 5}, level{nil, 1}) // AnyValue.array_value → ArrayValue.values
-	}
-	var inner []byte
-	inner = protowire.AppendTag(inner, 1, protowire.BytesType)
-	inner = protowire.AppendString(inner, "x")
-	sizes := make([]int, len(levels)+1)
-	sizes[len(levels)] = len(inner)
-	for i := len(levels) - 1; i >= 0; i-- {
-		sizes[i] = len(levels[i].pre) + protowire.SizeTag(levels[i].field) + protowire.SizeVarint(uint64(sizes[i+1])) + sizes[i+1]
-	}
-	out := make([]byte, 0, sizes[0])
-	for i, l := range levels {
-		out = append(out, l.pre...)
-		out = protowire.AppendTag(out, l.field, protowire.BytesType)
-		out = protowire.AppendVarint(out, uint64(sizes[i+1]))
-	}
-	return append(out, inner...)
-}
 
 // nestedJSON is the same request as OTLP/JSON, nested depth levels.
 func nestedJSON(depth int) []byte {
@@ -87,10 +48,10 @@ func TestNestingDepthIsBounded(t *testing.T) {
 		}
 	}
 	proto, js := "application/x-protobuf", "application/json"
-	f("proto at the limit", proto, "", nestedProto(32), 200, "")
-	f("proto one deeper", proto, "", nestedProto(33), 400, "nested too deep")
-	f("proto a million deep", proto, "", nestedProto(1_000_000), 400, "nested too deep")
-	f("proto a million deep, gzip", proto, "gzip", gz(t, nestedProto(1_000_000)), 400, "nested too deep")
+	f("proto at the limit", proto, "", testsupport.NestedOTLP(32, false), 200, "")
+	f("proto one deeper", proto, "", testsupport.NestedOTLP(33, false), 400, "nested too deep")
+	f("proto a million deep", proto, "", testsupport.NestedOTLP(1_000_000, false), 400, "nested too deep")
+	f("proto a million deep, gzip", proto, "gzip", gz(t, testsupport.NestedOTLP(1_000_000, false)), 400, "nested too deep")
 	f("json at the limit", js, "", nestedJSON(32), 200, "")
 	f("json one deeper", js, "", nestedJSON(33), 400, "nested too deep")
 	f("json a million deep", js, "", nestedJSON(1_000_000), 400, "nested too deep")
