@@ -29,6 +29,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	maxBody := f.int("max-body", int(d.MaxBodyBytes), "largest OTLP/HTTP request body in bytes")
 	fsync := f.bool("fsync", d.Sync, "fsync every write (survive power loss, not only crashes)")
 	withDemo := f.bool("demo", false, "send demo traffic to this server once it is up and print a trace")
+	corsOrigins := f.string("cors-origins", "", "comma-separated origins (https://app.example.com) whose pages may send spans to /v1/traces, with ingest keys only (empty: none)")
 	proxies := f.string("trusted-proxies", "", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are believed (empty: none)")
 	l := d.Limits
 	inflight := f.int("max-inflight-bytes", int(l.MaxInFlightBytes), "memory budget of request bodies being read and decoded; one project may hold half")
@@ -52,11 +53,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	origins, err := server.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
 	cfg := server.Config{
 		DataDir: *data, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
 		MaxBodyBytes: int64(*maxBody), Sync: *fsync, SeedAPIKey: os.Getenv("TRACEKIT_API_KEY"),
 		RetentionInterval: d.RetentionInterval, SnapshotRetention: *snapRet, Heartbeat: d.Heartbeat,
-		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"), TrustedProxies: trusted,
+		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"), TrustedProxies: trusted, CORSOrigins: origins,
 		Limits: server.Limits{
 			MaxInFlightBytes: int64(*inflight), MaxSpansPerRequest: *spansPerReq, MaxAttributes: *maxAttrs,
 			MaxValueDepth: *valueDepth, MinBodyRate: int64(*minRate), BodyTimeout: *bodyTimeout, WriteTimeout: *writeTimeout,

@@ -60,6 +60,10 @@ type Config struct {
 	// TrustedProxies are reverse proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For the dashboard believes.
 	TrustedProxies []netip.Prefix
+	// CORSOrigins are the browser origins (scheme://host[:port]) whose
+	// pages may send spans to /v1/traces, with an ingest key only; none by
+	// default.
+	CORSOrigins []string
 
 	// Limits is what bounds the work and memory a client can cause.
 	Limits Limits
@@ -257,7 +261,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	mux := newRouteTable()
 	s.routes = mux
-	mux.Handle("/v1/traces", recv)
+	mux.Handle("/v1/traces", corsIntake(recv, cfg.CORSOrigins, authn))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := st.Health(); err != nil {
