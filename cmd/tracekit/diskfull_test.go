@@ -15,8 +15,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-
-	"github.com/tracekit-oss/tracekit/internal/client"
 )
 
 // smallFS mounts a tmpfs of size bytes for the test, or skips it where
@@ -166,13 +164,6 @@ func TestFullDisk(t *testing.T) {
 	}
 	os.Remove(filepath.Join(fs, "filler"))
 
-	p2 := startServer(t, data)
-	c := client.New(p2.base, testKey, nil)
-	for _, tid := range acked {
-		tr, err := c.Trace(t.Context(), tid.String())
-		if err != nil || len(tr.Spans) != 20 {
-			t.Fatalf("acknowledged trace %s after restart: %v, %d spans", tid, err, len(tr.Spans))
-		}
-	}
+	requireTraces(t, data, acked, 20, "acknowledged with the disk filling, after a restart")
 	t.Logf("%d acknowledged traces all readable after the restart", len(acked))
 }

@@ -169,15 +169,7 @@ func TestAcknowledgedSpansSurviveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
-
-	p2 := startServer(t, dir)
-	c := client.New(p2.base, testKey, nil)
-	for _, id := range ids {
-		tr, err := c.Trace(context.Background(), fmt.Sprintf("%x", id[:]))
-		if err != nil || len(tr.Spans) != 5 {
-			t.Fatalf("trace %x after kill -9: %d spans, %v", id[:], len(tr.Spans), err)
-		}
-	}
+	requireTraces(t, dir, ids, 5, "after kill -9")
 }
 
 // With --fsync=false a write is acknowledged before its log record is
@@ -203,13 +195,19 @@ func TestNoFsyncLosesAtMostTheLastInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
+	requireTraces(t, dir, ids, 5, "acknowledged a second before kill -9 with --fsync=false")
+}
 
-	p2 := startServer(t, dir)
-	c := client.New(p2.base, testKey, nil)
+// requireTraces starts the server again on dir and requires each trace
+// with spans spans: what a stopped or killed server acknowledged.
+func requireTraces(t *testing.T, dir string, ids []pcommon.TraceID, spans int, when string) {
+	t.Helper()
+	p := startServer(t, dir)
+	c := client.New(p.base, testKey, nil)
 	for _, id := range ids {
 		tr, err := c.Trace(context.Background(), fmt.Sprintf("%x", id[:]))
-		if err != nil || len(tr.Spans) != 5 {
-			t.Fatalf("trace %x acknowledged a second before kill -9 with --fsync=false: %d spans, %v", id[:], len(tr.Spans), err)
+		if err != nil || len(tr.Spans) != spans {
+			t.Fatalf("trace %x %s: %d spans, %v", id[:], when, len(tr.Spans), err)
 		}
 	}
 }
