@@ -439,30 +439,50 @@ var errNotActive = errors.New("breakpoint is not active")
 // service's kill switch is on.
 var ErrKillSwitch = errors.New("the service's kill switch is on: nothing is captured")
 
+// CheckResult is what Check decides for one hit.
+type CheckResult struct {
+	// Capture is true when the breakpoint fires on these variables.
+	Capture bool
+	// Message is a firing logpoint's message rendered on the variables.
+	Message string
+}
+
 // Check evaluates a conditional breakpoint's condition on variables an SDK
-// sent. A breakpoint without a condition always captures; nothing captures
-// while the service's kill switch is on.
-func (s *Service) Check(ctx context.Context, project, service, id string, vars map[string]any) (bool, error) {
+// sent (already scrubbed), and renders a firing logpoint's message on them,
+// for SDKs that do not evaluate in process. A breakpoint without a condition
+// always captures; nothing captures while the service's kill switch is on.
+func (s *Service) Check(ctx context.Context, project, service, id string, vars map[string]any) (CheckResult, error) {
 	ks, err := s.st.KillSwitch(ctx, project, service)
 	if err != nil {
-		return false, err
+		return CheckResult{}, err
 	}
 	if ks.Enabled {
-		return false, ErrKillSwitch
+		return CheckResult{}, ErrKillSwitch
 	}
 	b, err := s.st.Breakpoint(ctx, project, id)
 	if err != nil {
-		return false, err
+		return CheckResult{}, err
 	}
 	if b.Service != service || !b.Active(s.now()) {
-		return false, errNotActive
+		return CheckResult{}, errNotActive
 	}
-	if b.Condition == "" {
-		return true, nil
+	if b.Condition != "" {
+		c, err := condition.Compile(b.Condition)
+		if err != nil {
+			return CheckResult{}, err
+		}
+		ok, err := c.Eval(vars)
+		if err != nil || !ok {
+			return CheckResult{}, err
+		}
 	}
-	c, err := condition.Compile(b.Condition)
-	if err != nil {
-		return false, err
+	res := CheckResult{Capture: true}
+	if b.Type == store.BreakpointLogpoint {
+		t, err := condition.CompileTemplate(b.Message)
+		if err != nil {
+			return CheckResult{}, fmt.Errorf("logpoint message: %w", err)
+		}
+		res.Message = t.Render(vars)
 	}
-	return c.Eval(vars)
+	return res, nil
 }

@@ -3,6 +3,7 @@ package codemon_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -149,6 +150,22 @@ func TestCheckAndCapturePoints(t *testing.T) {
 	f(map[string]any{"err": "boom", "response": map[string]any{"statusCode": 200}}, false, false)
 	if code := e.call(t, e.sdk, "POST", "/v1/codemon/check", map[string]any{"service": "web", "breakpointId": b.ID}, nil); code != 404 {
 		t.Errorf("check for another service: %d", code)
+	}
+
+	// A logpoint's message is rendered on the (scrubbed) variables sent, for
+	// SDKs that do not evaluate templates in process.
+	lp := e.create(t, map[string]any{"service": "pay", "type": "logpoint", "file": "api/server.js", "line": 12, "condition": "order.total > 10", "message": "order {order.id} for {order.email}"})
+	for _, c := range []struct {
+		vars map[string]any
+		want protocol.CheckResponse
+	}{
+		{map[string]any{"order": map[string]any{"id": "o-1", "total": 20, "email": "[REDACTED:email]"}}, protocol.CheckResponse{Capture: true, Message: "order o-1 for [REDACTED:email]"}},
+		{map[string]any{"order": map[string]any{"id": "o-2", "total": 5}}, protocol.CheckResponse{}},
+	} {
+		var out protocol.CheckResponse
+		if code := e.call(t, e.sdk, "POST", "/v1/codemon/check", map[string]any{"service": "pay", "breakpointId": lp.ID, "variables": c.vars}, &out); code != 200 || out != c.want {
+			t.Errorf("logpoint check %v = %d %+v, want %+v", c.vars, code, out, c.want)
+		}
 	}
 
 	pts := map[string]any{"service": "pay", "points": []map[string]any{{"name": "payment-failed", "file": "/app/pay.go", "line": 42, "function": "main.pay"}}}

@@ -316,7 +316,7 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ok, err := s.Check(r.Context(), projectOf(r), in.Service, req.BreakpointID, req.Variables)
+	res, err := s.Check(r.Context(), projectOf(r), in.Service, req.BreakpointID, req.Variables)
 	switch {
 	case errors.Is(err, ErrKillSwitch):
 		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{KillSwitch: true})
@@ -325,7 +325,7 @@ func (s *Service) check(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{Error: err.Error()})
 	default:
-		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{Capture: ok})
+		api.WriteJSON(w, http.StatusOK, protocol.CheckResponse{Capture: res.Capture, Message: res.Message})
 	}
 }
 

@@ -112,6 +112,10 @@ type CheckResponse struct {
 	KillSwitch bool `json:"killSwitch,omitempty"`
 	// Error says why the condition could not be evaluated.
 	Error string `json:"error,omitempty"`
+	// Message is a logpoint's message rendered on the variables sent, when
+	// it fires: an SDK that does not evaluate templates in process writes
+	// and uploads this.
+	Message string `json:"message,omitempty"`
 }
 
 // Frame is one frame of a snapshot's stack, innermost first.

@@ -26,7 +26,7 @@ func TestWireForm(t *testing.T) {
 		}},
 		"CapturePointsRequest": protocol.CapturePointsRequest{Instance: in, Points: []protocol.CapturePoint{{Name: "payment-failed", File: "/app/pay.go", Line: 42, Function: "main.pay"}}},
 		"CheckRequest":         protocol.CheckRequest{Instance: in, BreakpointID: "bp_1", Variables: map[string]any{"order": map[string]any{"total": 12000}}},
-		"CheckResponse":        []protocol.CheckResponse{{Capture: true}, {KillSwitch: true}, {Error: "order.total: no such variable"}},
+		"CheckResponse":        []protocol.CheckResponse{{Capture: true}, {KillSwitch: true}, {Error: "order.total: no such variable"}, {Capture: true, Message: "order o-1 took 812ms"}},
 		"UploadRequest": protocol.UploadRequest{Instance: in,
 			Snapshots: []protocol.Snapshot{{BreakpointID: "bp_1", CapturePoint: "payment-failed", File: "/app/pay.go", Line: 42, Function: "main.pay", Time: at,
 				TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7", Variables: json.RawMessage(`{"email":"[REDACTED:email]"}`),
