@@ -1,0 +1,498 @@
+'use strict';
+
+// Line breakpoints for @tracekit/node through Node's own inspector, in
+// process: a breakpoint set from the dashboard on file:line pauses the
+// thread at that line, the locals of the top frame are read through the
+// Chrome DevTools Protocol (never by running application code), and the
+// thread is resumed. See docs/line-breakpoints.md for the design and limits.
+//
+// The session is an in-thread inspector.Session: the Debugger.paused handler
+// runs synchronously while the thread is paused, and session.post callbacks
+// on the same thread are delivered synchronously, so a whole capture happens
+// inside the handler and the application resumes before the handler returns.
+//
+// The code-monitoring agent calls this class:
+//
+//   const lb = new LineBreakpoints({ admit(bp) -> boolean, onHit(bp, hit), logger });
+//   lb.update(breakpoints) -> Set<string>
+//   lb.close()
+
+const { fileURLToPath } = require('node:url');
+const { serialize } = require('./inspector-capture');
+const sourcemaps = require('./inspector-sourcemap');
+
+const ACTIVE_SPAN_CONTEXT = Symbol.for('tracekit.activeSpanContext');
+const TRACE_EXPRESSION = "globalThis[Symbol.for('tracekit.activeSpanContext')]?.()";
+
+const DEFAULTS = Object.freeze({
+  captureDepth: 3,
+  maxStringLength: 256,
+  maxProperties: 500, // values written into one capture, all variables together
+  maxCollection: 100, // elements of one array, map, set or object
+  pauseBudgetMs: 50, // wall time one pause may spend reading variables
+  maxFrames: 20,
+});
+
+// installActiveSpanContext puts on globalThis the function the paused frame
+// evaluates to link a hit to its trace. It reads the active span of
+// @opentelemetry/api when that package can be loaded; a function already
+// installed (by another copy of the SDK) is kept.
+function installActiveSpanContext() {
+  if (typeof globalThis[ACTIVE_SPAN_CONTEXT] === 'function') return;
+  let api = null;
+  try {
+    api = require('@opentelemetry/api');
+  } catch {
+    api = null;
+  }
+  const fn = function activeSpanContext() {
+    if (!api) return undefined;
+    try {
+      const sc = api.trace.getActiveSpan()?.spanContext();
+      if (!sc || !api.isSpanContextValid(sc)) return undefined;
+      return { traceId: sc.traceId, spanId: sc.spanId };
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    Object.defineProperty(globalThis, ACTIVE_SPAN_CONTEXT, {
+      value: fn, configurable: true, writable: true, enumerable: false,
+    });
+  } catch {
+    // a frozen globalThis: no trace link
+  }
+}
+installActiveSpanContext();
+
+// escapeRegExp escapes the regular-expression metacharacters of s.
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+// normalizeFile turns a breakpoint's file into the path suffix matched
+// against script URLs: forward slashes, no leading "./". Returns '' when
+// nothing is left.
+function normalizeFile(file) {
+  if (typeof file !== 'string') return '';
+  let f = file.replace(/\\/g, '/').trim();
+  while (f.startsWith('./')) f = f.slice(2);
+  return f;
+}
+
+// urlRegexFor returns the regular expression matching the URL of every
+// script whose path ends with suffix on a '/' boundary. CommonJS scripts are
+// file:// URLs on Node 20 and absolute paths on older releases; both end
+// with the path, so one expression serves both. Percent-encoded characters
+// of file:// URLs (a space is %20) are matched in either spelling.
+function urlRegexFor(suffix) {
+  let body = '';
+  for (const ch of suffix) {
+    const esc = escapeRegExp(ch);
+    const enc = ch === '/' ? ch : encodeURI(ch);
+    body += enc !== ch && enc !== esc ? `(?:${esc}|${escapeRegExp(enc)})` : esc;
+  }
+  const anchor = suffix.startsWith('/') ? '(?:^|/|^file://)' : '(?:^|/)';
+  return `${anchor}${body}$`;
+}
+
+// urlToPath turns a script URL into a path (file:// URLs), leaving other
+// URLs (node:internal/..., evalmachine) as they are.
+function urlToPath(url) {
+  if (typeof url === 'string' && url.startsWith('file://')) {
+    try {
+      return fileURLToPath(url);
+    } catch {
+      return url;
+    }
+  }
+  return url || '';
+}
+
+function clampInt(v, lo, hi, dflt) {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) return dflt;
+  return Math.min(hi, Math.max(lo, Math.floor(n)));
+}
+
+class LineBreakpoints {
+  // opts.admit(bp) -> boolean is called while paused, before anything is
+  // read; opts.onHit(bp, hit) is called after the thread resumed, from
+  // setImmediate. opts.logger.warn(msg) is told about failures once.
+  // Optional limits: maxProperties, maxCollection, pauseBudgetMs, maxFrames.
+  constructor(opts = {}) {
+    this._admit = typeof opts.admit === 'function' ? opts.admit : () => true;
+    this._onHit = typeof opts.onHit === 'function' ? opts.onHit : () => {};
+    this._logger = opts.logger || null;
+    this._limits = {
+      maxProperties: clampInt(opts.maxProperties, 1, 1e6, DEFAULTS.maxProperties),
+      maxCollection: clampInt(opts.maxCollection, 1, 1e6, DEFAULTS.maxCollection),
+      pauseBudgetMs: clampInt(opts.pauseBudgetMs, 1, 60000, DEFAULTS.pauseBudgetMs),
+      maxFrames: clampInt(opts.maxFrames, 1, 200, DEFAULTS.maxFrames),
+    };
+    this._session = null;
+    this._enabled = false; // Debugger domain enabled
+    this._disabled = false; // a failure made this instance a no-op
+    this._closed = false;
+    this._inPause = false;
+    this._warned = new Set();
+    // key (urlRegex + line) -> { v8Id, regex, line, bps: Map<id, bp> }
+    this._installed = new Map();
+    // breakpoint id -> key
+    this._byBp = new Map();
+    // V8 breakpoint id -> key
+    this._byV8 = new Map();
+    // scriptId -> url, filled while the Debugger domain is enabled
+    this._scripts = new Map();
+    this._onPaused = (msg) => this._paused(msg);
+    this._onScriptParsed = (msg) => this._scriptParsed(msg);
+  }
+
+  // update installs the full set of active breakpoints: those with a file
+  // and a line are set (new), removed (gone) or reinstalled (file or line
+  // changed); other fields of an installed breakpoint are refreshed in
+  // place. Returns the IDs installed, resolved to a loaded script or
+  // pending until one loads.
+  update(breakpoints) {
+    const installed = new Set();
+    if (this._disabled || this._closed) return installed;
+    try {
+      const wanted = new Map(); // bp id -> { bp, key, regex, line }
+      for (const bp of Array.isArray(breakpoints) ? breakpoints : []) {
+        if (!bp || typeof bp.id !== 'string' || bp.id === '') continue;
+        const line = Number(bp.line);
+        const file = normalizeFile(bp.file);
+        if (!file || !Number.isInteger(line) || line < 1) continue;
+        const target = this._target(file, line);
+        const regex = urlRegexFor(target.file);
+        const key = `${target.line}\u0000${regex}`;
+        wanted.set(bp.id, { bp, key, regex, line: target.line });
+      }
+
+      // Remove what is gone or moved.
+      for (const [id, key] of this._byBp) {
+        const w = wanted.get(id);
+        if (w && w.key === key) continue;
+        this._removeBp(id, key);
+      }
+
+      if (wanted.size === 0) {
+        this._setEnabled(false);
+        return installed;
+      }
+      if (!this._setEnabled(true)) return installed;
+
+      for (const [id, w] of wanted) {
+        let slot = this._installed.get(w.key);
+        if (!slot) {
+          const v8Id = this._setBreakpoint(w.regex, w.line);
+          if (v8Id === null) continue;
+          slot = { v8Id, regex: w.regex, line: w.line, bps: new Map() };
+          this._installed.set(w.key, slot);
+          this._byV8.set(v8Id, w.key);
+        }
+        slot.bps.set(id, w.bp); // refresh fields (depth, limits...) in place
+        this._byBp.set(id, w.key);
+        installed.add(id);
+      }
+      return installed;
+    } catch (err) {
+      this._fail('update', err);
+      return new Set();
+    }
+  }
+
+  // close removes every breakpoint, disables the Debugger domain and
+  // disconnects the session. Hits already captured are not delivered.
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._teardown();
+  }
+
+  // ---- installation ----
+
+  _target(file, line) {
+    // A breakpoint on a source-mapped file (TypeScript...) is set on the
+    // generated line of the generated script when a source map is known.
+    try {
+      const t = sourcemaps.generatedLocation(file, line);
+      if (t) return t;
+    } catch {
+      // no mapping: the line as given
+    }
+    return { file, line };
+  }
+
+  _session_() {
+    if (this._session) return this._session;
+    let inspector;
+    try {
+      inspector = require('node:inspector');
+    } catch (err) {
+      this._fail('node:inspector is unavailable', err);
+      return null;
+    }
+    const session = new inspector.Session();
+    session.connect();
+    this._session = session;
+    return session;
+  }
+
+  // _post sends a protocol command and returns its result synchronously
+  // (in-thread sessions deliver callbacks before post returns); it throws
+  // the protocol error.
+  _post(method, params) {
+    let done = false;
+    let error = null;
+    let result;
+    this._session.post(method, params, (err, res) => {
+      done = true;
+      error = err;
+      result = res;
+    });
+    if (!done) throw new Error(`inspector: ${method} did not answer synchronously`);
+    if (error) throw error;
+    return result;
+  }
+
+  _setEnabled(on) {
+    if (on === this._enabled) return true;
+    if (on) {
+      const session = this._session_();
+      if (!session) return false;
+      session.on('Debugger.scriptParsed', this._onScriptParsed);
+      session.on('Debugger.paused', this._onPaused);
+      this._post('Debugger.enable', {});
+      this._enabled = true;
+      return true;
+    }
+    // Disabling the domain drops every V8 breakpoint and makes the session
+    // idle: nothing is left to cost a line that has no breakpoint.
+    this._installed.clear();
+    this._byBp.clear();
+    this._byV8.clear();
+    this._scripts.clear();
+    if (this._session) {
+      try {
+        this._post('Debugger.disable', {});
+      } finally {
+        this._session.removeListener('Debugger.scriptParsed', this._onScriptParsed);
+        this._session.removeListener('Debugger.paused', this._onPaused);
+        this._enabled = false;
+      }
+    }
+    this._enabled = false;
+    return true;
+  }
+
+  _setBreakpoint(regex, line) {
+    try {
+      const res = this._post('Debugger.setBreakpointByUrl', {
+        urlRegex: regex, lineNumber: line - 1, columnNumber: 0,
+      });
+      return res.breakpointId;
+    } catch (err) {
+      this._warn(`setBreakpointByUrl:${err && err.message}`,
+        `tracekit: line breakpoint ${regex}:${line} not installed: ${err && err.message}`);
+      return null;
+    }
+  }
+
+  _removeBp(id, key) {
+    this._byBp.delete(id);
+    const slot = this._installed.get(key);
+    if (!slot) return;
+    slot.bps.delete(id);
+    if (slot.bps.size > 0) return;
+    this._installed.delete(key);
+    this._byV8.delete(slot.v8Id);
+    if (this._enabled) this._post('Debugger.removeBreakpoint', { breakpointId: slot.v8Id });
+  }
+
+  _scriptParsed(msg) {
+    const p = msg && msg.params;
+    if (p && p.url) this._scripts.set(p.scriptId, p.url);
+  }
+
+  // ---- the pause ----
+
+  _paused(msg) {
+    // Whatever happens below, the thread is resumed before this returns.
+    let hits = null;
+    try {
+      if (this._inPause || this._closed || this._disabled) return;
+      this._inPause = true;
+      hits = this._capture(msg.params);
+    } catch (err) {
+      this._fail('paused', err);
+    } finally {
+      this._inPause = false;
+      this._resume();
+    }
+    if (hits && hits.length) setImmediate(() => this._deliver(hits));
+  }
+
+  _resume() {
+    try {
+      if (this._session) this._session.post('Debugger.resume');
+    } catch (err) {
+      this._fail('resume', err);
+    }
+  }
+
+  _capture(params) {
+    const ids = params && Array.isArray(params.hitBreakpoints) ? params.hitBreakpoints : [];
+    const frames = params && params.callFrames;
+    if (ids.length === 0 || !frames || frames.length === 0) return null; // not ours (a debugger statement...)
+
+    const admitted = [];
+    for (const v8Id of ids) {
+      const key = this._byV8.get(v8Id);
+      const slot = key && this._installed.get(key);
+      if (!slot) continue;
+      for (const bp of slot.bps.values()) {
+        let ok = false;
+        try {
+          ok = this._admit(bp) === true;
+        } catch (err) {
+          this._warn('admit', `tracekit: admit threw, breakpoint skipped: ${err && err.message}`);
+        }
+        if (ok) admitted.push(bp);
+      }
+    }
+    if (admitted.length === 0) return null;
+
+    const start = process.hrtime.bigint();
+    const deadline = start + BigInt(this._limits.pauseBudgetMs) * 1000000n;
+    const top = frames[0];
+    const stack = this._stack(frames);
+    const link = this._traceLink(top.callFrameId);
+    const hits = [];
+    for (const bp of admitted) {
+      const { variables, truncated } = serialize(this._post.bind(this), top, {
+        depth: clampInt(bp.captureDepth, 1, 10, DEFAULTS.captureDepth),
+        maxString: clampInt(bp.maxStringLength, 1, 1e7, DEFAULTS.maxStringLength),
+        maxProperties: this._limits.maxProperties,
+        maxCollection: this._limits.maxCollection,
+        deadline,
+      });
+      const hit = {
+        file: stack[0].file,
+        line: stack[0].line,
+        function: stack[0].function,
+        variables,
+        stack,
+        traceId: link.traceId,
+        spanId: link.spanId,
+        time: new Date(),
+        truncated,
+      };
+      const mapped = sourcemaps.originalLocation(hit.file, hit.line);
+      if (mapped) {
+        hit.generated = { file: hit.file, line: hit.line };
+        hit.file = mapped.file;
+        hit.line = mapped.line;
+      }
+      hits.push({ bp, hit });
+    }
+    return hits;
+  }
+
+  _stack(frames) {
+    const out = [];
+    const n = Math.min(frames.length, this._limits.maxFrames);
+    for (let i = 0; i < n; i++) {
+      const f = frames[i];
+      const url = f.url || this._scripts.get(f.location.scriptId) || '';
+      out.push({
+        function: f.functionName || '<anonymous>',
+        file: urlToPath(url),
+        line: f.location.lineNumber + 1,
+      });
+    }
+    return out;
+  }
+
+  _traceLink(callFrameId) {
+    try {
+      const res = this._post('Debugger.evaluateOnCallFrame', {
+        callFrameId, expression: TRACE_EXPRESSION, returnByValue: true, silent: true,
+      });
+      const v = res && !res.exceptionDetails && res.result && res.result.value;
+      if (v && typeof v.traceId === 'string' && typeof v.spanId === 'string') {
+        return { traceId: v.traceId, spanId: v.spanId };
+      }
+    } catch {
+      // no trace link
+    }
+    return { traceId: undefined, spanId: undefined };
+  }
+
+  _deliver(hits) {
+    if (this._closed) return;
+    for (const { bp, hit } of hits) {
+      try {
+        this._onHit(bp, hit);
+      } catch (err) {
+        this._warn('onHit', `tracekit: a line breakpoint hit handler threw: ${err && err.message}`);
+      }
+    }
+  }
+
+  // ---- failures ----
+
+  _warn(key, message) {
+    if (this._warned.has(key)) return;
+    this._warned.add(key);
+    try {
+      if (this._logger && typeof this._logger.warn === 'function') this._logger.warn(message);
+    } catch {
+      // a logger that throws is not our concern
+    }
+  }
+
+  // _fail logs once and turns this instance into a no-op.
+  _fail(what, err) {
+    this._warn(`fail:${what}`, `tracekit: line breakpoints disabled (${what}): ${err && err.message ? err.message : err}`);
+    this._disabled = true;
+    this._teardown();
+  }
+
+  _teardown() {
+    const session = this._session;
+    this._session = null;
+    this._installed.clear();
+    this._byBp.clear();
+    this._byV8.clear();
+    this._scripts.clear();
+    if (!session) return;
+    try {
+      if (this._enabled && !this._inPause) session.post('Debugger.disable');
+    } catch {
+      // disconnecting below drops the domain anyway
+    }
+    this._enabled = false;
+    try {
+      session.removeListener('Debugger.paused', this._onPaused);
+      session.removeListener('Debugger.scriptParsed', this._onScriptParsed);
+    } catch {
+      // ignore
+    }
+    if (this._inPause) {
+      // Resume first (the finally of _paused does it); disconnect after.
+      try {
+        session.post('Debugger.resume');
+      } catch {
+        // ignore
+      }
+    }
+    try {
+      session.disconnect();
+    } catch {
+      // ignore
+    }
+  }
+}
+
+module.exports = { LineBreakpoints, urlRegexFor, normalizeFile, DEFAULTS };
