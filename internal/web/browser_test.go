@@ -30,7 +30,6 @@ import (
 const (
 	adminKey      = servertest.AdminKey
 	adminPassword = "browser-test-password"
-	chromiumPath  = "/usr/bin/chromium"
 )
 
 // A browser action, or a wait for what the page does next, may take this
@@ -51,41 +50,10 @@ type env struct {
 	tab    context.Context
 }
 
-// newTab starts Chromium with a fresh profile and returns a tab. A machine
-// without Chromium fails the test: CI installs it.
+// newTab starts Chromium with a fresh profile and returns a tab.
 func newTab(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("%s not found (%v): the browser tests need Debian's Chromium: apt-get install chromium", chromiumPath, err)
-	}
-	profile := t.TempDir()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-	tab, cancelTab := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc() // waits for the browser to exit
-		// Chromium's helpers may still write to the profile for a moment.
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Do(tab, chromedp.EmulateViewport(1440, 900)); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return tab
+	return testsupport.NewTab(t, 1440, 900)
 }
 
 func newEnv(t *testing.T) *env {
