@@ -23,16 +23,29 @@ export const state = {
   busy: false, // true while the SDK itself runs code that may call hooks
 };
 
-/** Milliseconds since the epoch, with sub-millisecond precision when the page has it. */
+/**
+ * Span times are milliseconds on the page's monotonic clock
+ * (performance.now(), from performance.timeOrigin), turned into epoch
+ * nanoseconds only when encoded, so that adding the epoch keeps every digit.
+ */
 export function now() {
   const p = G().performance;
-  return p && p.timeOrigin && p.now ? p.timeOrigin + p.now() : Date.now();
+  return p && p.timeOrigin && p.now ? p.now() : Date.now();
 }
 
-/** Epoch milliseconds as an OTLP nanosecond string, without losing digits to floats. */
-export function ns(ms) {
-  let whole = Math.floor(ms);
-  let frac = Math.round((ms - whole) * 1e6);
+function origin() {
+  const p = G().performance;
+  return p && p.timeOrigin && p.now ? p.timeOrigin : 0;
+}
+
+/** A time from now() as an OTLP nanosecond string (epoch). */
+export function ns(t) {
+  const o = origin();
+  let whole = Math.floor(o);
+  const ms = o - whole + t;
+  const w = Math.floor(ms);
+  whole += w;
+  let frac = Math.round((ms - w) * 1e6);
   if (frac >= 1e6) {
     whole++;
     frac -= 1e6;

@@ -37,9 +37,8 @@ function record() {
   const w = G();
   const p = w.performance;
   const nav = p && p.getEntriesByType && p.getEntriesByType('navigation')[0];
-  const t0 = p && p.timeOrigin;
-  if (!nav || !t0) return;
-  const at = (k) => t0 + nav[k];
+  if (!nav || !p.timeOrigin) return;
+  const at = (k) => nav[k];
   const loc = w.location;
   const span = new Span('page load ' + (loc ? loc.pathname : ''), KIND_INTERNAL, metaContext(), { 'url.full': loc ? loc.href : '' }, at('startTime'));
   if (nav.type) span.setAttribute('browser.navigation.type', nav.type);

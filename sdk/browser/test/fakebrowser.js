@@ -186,7 +186,12 @@ function makePage(opts = {}) {
   }
   function fetch(input, init) {
     // What a browser would send: the Request built from input and init.
-    const req = new Request(typeof input === 'string' ? new URL(input, href) : input, init);
+    let req;
+    try {
+      req = new Request(typeof input === 'string' ? new URL(input, href) : input, init);
+    } catch (e) {
+      return Promise.reject(e); // as browsers do: a rejected promise, not a throw
+    }
     const rec = { input, init, url: req.url, method: req.method, headers: headerMap(req.headers), keepalive: !!(init && init.keepalive) };
     rec.body = init && typeof init.body === 'string' ? init.body : undefined;
     const own = req.url === ENDPOINT;
