@@ -60,8 +60,9 @@ test('locals of a line with no capture call', async (t) => {
   assert.equal(v.when.slice(0, 10), new Date(0).toString().slice(0, 10));
   assert.match(v.err, /^Error: boo…\[truncated \d+ chars\]$/);
   assert.equal(v.fn, '[function namedFn]');
-  // closure scope
-  assert.deepEqual(v.moduleLevel, { kind: 'module' });
+  // the module wrapper's scope (imports, top-level state) is left out
+  assert.equal('moduleLevel' in v, false);
+  assert.equal('require' in v, false);
   // not yet assigned at the paused line
   assert.equal(v.result, null);
 
@@ -153,6 +154,15 @@ test('traceId and spanId of the active OpenTelemetry span', async (t) => {
   const lb = new LineBreakpoints(rec.opts);
   t.after(() => lb.close());
   lb.update([bp('traced', 'app.js', lineOf(APP, 'add'))]);
+  // the direct call agrees with evaluating on the paused frame
+  const links = [];
+  const direct = lb._traceLink.bind(lb);
+  lb._traceLink = (id) => {
+    const a = direct(id);
+    const v = lb._evaluateTraceLink(id);
+    links.push([a, { traceId: v?.traceId, spanId: v?.spanId }]);
+    return a;
+  };
 
   const span = tracer.startSpan('op');
   const sc = span.spanContext();
@@ -174,4 +184,20 @@ test('traceId and spanId of the active OpenTelemetry span', async (t) => {
   await waitFor(() => rec.hits.length === 2, 'second hit');
   assert.equal(rec.hits[1].hit.traceId, undefined);
   assert.equal(rec.hits[1].hit.spanId, undefined);
+  assert.equal(links.length, 2);
+  for (const [a, b] of links) assert.deepEqual(a, b);
+  assert.equal(links[0][1].traceId, sc.traceId);
+});
+
+test('closure scopes of an inner function', async (t) => {
+  const rec = recorder();
+  const lb = new LineBreakpoints(rec.opts);
+  t.after(() => lb.close());
+  lb.update([bp('cl', 'app.js', lineOf(APP, 'closure'))]);
+  const bump = app.makeCounter(10);
+  assert.equal(bump(5), 'counter:15');
+  await waitFor(() => rec.hits.length === 1, 'hit');
+  const v = rec.hits[0].hit.variables;
+  assert.deepEqual(v, { step: 5, hits: 15, label: 'counter' });
+  assert.equal(rec.hits[0].hit.function, 'bump');
 });

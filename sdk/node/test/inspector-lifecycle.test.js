@@ -266,3 +266,25 @@ test('under --inspect, and in a worker thread', async () => {
     assert.deepEqual(out, { main: 1, worker: 1, result: 6, workerResult: 6 });
   }
 });
+
+test('a line V8 places elsewhere (function not compiled yet) is not captured off its line, and is set again later', async (t) => {
+  const rec = recorder();
+  const lb = new LineBreakpoints(rec.opts);
+  t.after(() => lb.close());
+  const line = lineOf(APP, 'uncompiled');
+  const want = [bp('u', 'app.js', line)];
+  lb.update(want);
+  // whichever function V8 chose, nothing but the requested line is captured
+  app.add(1, 1);
+  app.Service && new app.Service().handle({ path: '/' });
+  assert.equal(app.neverCalledBefore(2), 10);
+  await ticks();
+  assert.ok(rec.hits.every((h) => h.hit.line === line));
+  const before = rec.hits.length;
+  // the next update sets a moved breakpoint again: now the function exists
+  lb.update(want);
+  assert.equal(app.neverCalledBefore(3), 15);
+  await waitFor(() => rec.hits.length === before + 1, 'hit on the requested line');
+  assert.equal(rec.hits.at(-1).hit.line, line);
+  assert.equal(rec.hits.at(-1).hit.variables.v, 3);
+});

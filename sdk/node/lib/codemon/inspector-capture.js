@@ -279,9 +279,17 @@ function serialize(post, frame, lim) {
   const w = new Walker(post, lim);
   const variables = {};
   const seen = new Set();
+  // The outermost closure scope of a function in a CommonJS module is the
+  // module wrapper's: the module's imports and top-level state, large and
+  // seldom what a breakpoint is about. It is left out.
+  const chain = frame.scopeChain || [];
+  let outer = -1;
+  for (let i = 0; i < chain.length; i++) if (chain[i].type === 'closure') outer = i;
+  if (outer >= 0 && !chain.slice(outer + 1).every((sc) => sc.type === 'global' || sc.type === 'script')) outer = -1;
   try {
-    for (const scope of frame.scopeChain || []) {
-      if (!SCOPES.has(scope.type) || !scope.object || !scope.object.objectId) continue;
+    for (let i = 0; i < chain.length; i++) {
+      const scope = chain[i];
+      if (i === outer || !SCOPES.has(scope.type) || !scope.object || !scope.object.objectId) continue;
       const res = w.props(scope.object.objectId);
       if (!res) break;
       for (const p of res.result) {
