@@ -241,3 +241,15 @@ test('XHR spans: status, network error, abort; a reused XHR gets a span per send
   assert.equal(four.name, 'GET /four');
   assert.deepEqual(four.status, { code: 2, message: 'Error' });
 });
+
+test('sampleRate 0: new traces are not exported, and their requests say so (flags 00)', async () => {
+  const env = makePage();
+  const tk = env.init({ sampleRate: 0 });
+  const b = env.button('Go');
+  b.addEventListener('click', () => env.window.fetch('/x'));
+  b.click();
+  await settle();
+  await tk.flush();
+  assert.equal(env.spans().length, 0);
+  assert.match(env.requests[0].headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+});
