@@ -11,14 +11,12 @@ const esbuild = require('esbuild');
 const BUDGET = 30720;
 const dir = __dirname;
 const dist = path.join(dir, 'dist');
-const { version } = require('./package.json');
 
 const common = {
   entryPoints: [path.join(dir, 'src/index.js')],
   bundle: true,
   target: 'es2018',
   platform: 'browser',
-  define: { __TK_VERSION__: JSON.stringify(version) },
   legalComments: 'none',
   logLevel: 'warning',
 };
@@ -26,7 +24,7 @@ const common = {
 fs.mkdirSync(dist, { recursive: true });
 esbuild.buildSync({ ...common, format: 'iife', globalName: 'TraceKit', minify: true, outfile: path.join(dist, 'tracekit.min.js') });
 esbuild.buildSync({ ...common, format: 'esm', outfile: path.join(dist, 'tracekit.esm.js') });
-esbuild.buildSync({ ...common, format: 'cjs', platform: 'neutral', outfile: path.join(dist, 'tracekit.cjs') });
+esbuild.buildSync({ ...common, format: 'cjs', outfile: path.join(dist, 'tracekit.cjs') });
 
 const min = fs.readFileSync(path.join(dist, 'tracekit.min.js'));
 const bytes = zlib.gzipSync(min, { level: 9 }).length;

@@ -1,7 +1,7 @@
 // Spans, the active-parent rules and the shared state of one page's SDK.
 import { randomTraceId, randomSpanId } from '@tracekit/tracecontext';
 
-export const VERSION = typeof __TK_VERSION__ === 'string' ? __TK_VERSION__ : '0.0.0';
+export { VERSION } from './version.js';
 
 export const KIND_INTERNAL = 1;
 export const KIND_CLIENT = 3;
