@@ -62,6 +62,8 @@ export interface Config {
   enableCodeMonitoring?: boolean;
   /** Base URL of the code monitoring API. Default: the endpoint's origin plus any path before /v1/traces. */
   codeMonitoringEndpoint?: string;
+  /** How often breakpoints are polled while their real-time stream is unavailable, in ms. */
+  codeMonitoringPollIntervalMs?: number;
   captureConfig?: CaptureConfig;
   /** Default: console.warn with a [tracekit] prefix. false silences the SDK. */
   logger?: Logger | false | null;
@@ -75,7 +77,7 @@ export interface Config {
   maxExportBatchSize?: number;
   /** Longest a span waits before its batch is sent, in ms. Default 1000. */
   batchTimeoutMs?: number;
-  /** Bound on one export, in ms. Default 10000. */
+  /** Bound on one export, retries included, in ms; also how long shutdown can wait for a server that is down. Default 5000. */
   exportTimeoutMs?: number;
   /** Extra resource attributes for every span. */
   resourceAttributes?: Record<string, string | number | boolean>;

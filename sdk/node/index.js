@@ -29,13 +29,12 @@ const { VERSION } = require('./lib/version');
  */
 function init(options) {
   const { config, unknown } = resolve(options);
-  const previous = state.sdk;
-  if (previous) {
-    previous._unregisterGlobals();
-    previous.shutdown();
-  }
   const sdk = new SDK(config, unknown);
+  const previous = state.sdk;
+  if (previous) previous._unregisterGlobals();
+  sdk._install();
   state.sdk = sdk;
+  if (previous) previous.shutdown();
   return sdk;
 }
 

@@ -7,12 +7,13 @@
 
 const DEFAULT_ENDPOINT = 'http://localhost:4318/v1/traces';
 const TRACES_PATH = '/v1/traces';
+const MAX_CAPTURE_DEPTH = 10;
 
 const DEFAULTS = Object.freeze({
   maxQueueSize: 2048,
   maxExportBatchSize: 512,
   batchTimeoutMs: 1000,
-  exportTimeoutMs: 10000,
+  exportTimeoutMs: 5000,
 });
 
 // Every option init knows, with the type it must have. An unknown option is
@@ -26,6 +27,7 @@ const TYPES = {
   environment: 'string',
   enableCodeMonitoring: 'boolean',
   codeMonitoringEndpoint: 'string',
+  codeMonitoringPollIntervalMs: 'integer',
   captureConfig: 'object',
   logger: 'logger',
   registerGlobal: 'boolean',
@@ -143,6 +145,9 @@ function checkCaptureConfig(cc) {
     }
   };
   num('captureDepth', 1);
+  if (cc.captureDepth !== undefined && cc.captureDepth > MAX_CAPTURE_DEPTH) {
+    throw new ConfigError(`captureConfig.captureDepth ${cc.captureDepth} is above the maximum, ${MAX_CAPTURE_DEPTH}`);
+  }
   num('maxStringLength', 1);
   num('maxPayload', 1);
   num('captureTimeout', 0);
@@ -281,6 +286,7 @@ function resolve(options) {
     endpoint: endpointURL.href,
     enableCodeMonitoring: options.enableCodeMonitoring === true,
     codeMonitoringEndpoint,
+    codeMonitoringPollIntervalMs: options.codeMonitoringPollIntervalMs || undefined,
     captureConfig: checkCaptureConfig(options.captureConfig),
     logger: options.logger,
     registerGlobal: options.registerGlobal !== false,

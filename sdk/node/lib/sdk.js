@@ -20,6 +20,7 @@ const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http')
 const { ExportResultCode } = require('@opentelemetry/core');
 
 const { Logger } = require('./logger');
+const { ConfigError } = require('./config');
 const { TraceContextPropagator } = require('./propagator');
 const { AsyncLocalStorageContextManager } = require('./context');
 const { VERSION, NAME } = require('./version');
@@ -135,9 +136,20 @@ class SDK {
     // see the same active context.
     this._ownContextManager = new AsyncLocalStorageContextManager();
     this.contextManager = this._ownContextManager;
-    if (config.registerGlobal) this._registerGlobals();
 
-    if (config.enableCodeMonitoring) this._startCodeMonitoring();
+    if (config.enableCodeMonitoring) {
+      try {
+        this._startCodeMonitoring();
+      } catch (err) {
+        this.provider.shutdown().catch(() => {});
+        throw err;
+      }
+    }
+  }
+
+  /** Makes this SDK OpenTelemetry's globals, unless registerGlobal is false. Called by init. */
+  _install() {
+    if (this.config.registerGlobal) this._registerGlobals();
   }
 
   _registerGlobals() {
@@ -172,8 +184,13 @@ class SDK {
         sdkVersion: VERSION,
         captureConfig: this.config.captureConfig,
         logger: this.logger,
+        pollIntervalMs: this.config.codeMonitoringPollIntervalMs,
       }) || null;
     } catch (err) {
+      if (err instanceof TypeError) {
+        // A setting code monitoring cannot use: init's to report.
+        throw new ConfigError(`code monitoring: ${err.message}`);
+      }
       this.logger.warn(`code monitoring could not start, tracing continues without it: ${describeError(err)}`);
       this._codemon = null;
     }
@@ -220,7 +237,8 @@ class SDK {
     try {
       await this.provider.forceFlush();
     } catch (err) {
-      this.logger.warnLimited('flush', `flush failed: ${describeError(err)}`);
+      // Shares the export failures' budget: it is the same problem.
+      this.logger.warnLimited('export', `flush failed, spans are dropped: ${describeError(err)}`);
     }
   }
 
