@@ -22,6 +22,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	d := server.DefaultConfig()
 	f := newFlags("server", stderr)
 	data := f.string("data", d.DataDir, "data directory of the embedded store")
+	storage := f.string("storage", "pebble", "trace store: pebble (embedded, in --data) or clickhouse (--storage-url)")
+	storageURL := f.string("storage-url", "", "ClickHouse HTTP URL with the database, e.g. http://127.0.0.1:8123/tracekit")
+	metadata := f.string("metadata", "pebble", "metadata store (projects, keys, users, breakpoints): pebble (embedded, in --data) or postgres (--metadata-url)")
+	metadataURL := f.string("metadata-url", "", "PostgreSQL URL, e.g. postgres://tracekit@127.0.0.1:5432/tracekit")
 	httpAddr := f.string("http-addr", d.HTTPAddr, "listen address for OTLP/HTTP, the API and the dashboard")
 	grpcAddr := f.string("grpc-addr", d.GRPCAddr, "listen address for OTLP/gRPC (empty: off)")
 	ret := f.duration("retention", d.Retention, "how long spans are kept")
@@ -58,7 +62,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--cors-origins: %w", err)
 	}
 	cfg := server.Config{
-		DataDir: *data, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
+		DataDir: *data, Storage: *storage, StorageURL: *storageURL, Metadata: *metadata, MetadataURL: *metadataURL, HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, Retention: *ret,
 		MaxBodyBytes: int64(*maxBody), Sync: *fsync, SeedAPIKey: os.Getenv("TRACEKIT_API_KEY"),
 		RetentionInterval: d.RetentionInterval, SnapshotRetention: *snapRet, Heartbeat: d.Heartbeat,
 		AdminPassword: os.Getenv("TRACEKIT_ADMIN_PASSWORD"), TrustedProxies: trusted, CORSOrigins: origins,
@@ -105,7 +109,7 @@ func showDemo(ctx context.Context, srv *server.Server, base, adminKey string, st
 		log.Error("demo", "err", err)
 		return
 	}
-	st := srv.Store()
+	st := srv.Store().Traces
 	found, err := st.FindTraces(ctx, "default", store.TraceQuery{Service: "api-gateway", Operation: "GET /api/users", Limit: 1})
 	if err != nil || len(found) == 0 {
 		log.Error("demo: find a trace", "err", err)

@@ -30,15 +30,22 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/retention"
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/store/backend"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
 	"github.com/tracekit-oss/tracekit/internal/web"
 )
 
 // Config is the server's configuration, validated by Validate.
 type Config struct {
-	DataDir  string
-	HTTPAddr string
-	GRPCAddr string
+	// DataDir is the embedded store's directory.
+	DataDir string
+	// Storage and StorageURL choose the trace store (pebble, the default,
+	// or clickhouse); Metadata and MetadataURL the metadata store (pebble or
+	// postgres). See package store/backend.
+	Storage, StorageURL   string
+	Metadata, MetadataURL string
+	HTTPAddr              string
+	GRPCAddr              string
 	// Retention is how long spans are kept.
 	Retention time.Duration
 	// MaxBodyBytes caps one OTLP/HTTP request body.
@@ -118,9 +125,11 @@ func DefaultConfig() Config {
 
 // Validate checks the configuration, naming the setting at fault.
 func (c *Config) Validate() error {
+	bc := backend.Config{Traces: c.Storage, TracesURL: c.StorageURL, Metadata: c.Metadata, MetadataURL: c.MetadataURL, DataDir: c.DataDir}
+	if err := bc.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.DataDir == "":
-		return errors.New("--data: a data directory is required")
 	case c.HTTPAddr == "":
 		return errors.New("--http-addr: an address is required")
 	case c.Retention < time.Hour:
@@ -209,7 +218,8 @@ func (l *Limits) validate(maxBody int64) error {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	st       *pebble.Store
+	stores   *backend.Stores
+	st       both
 	httpSrv  *http.Server
 	grpcSrv  *grpc.Server
 	httpLn   net.Listener
@@ -226,33 +236,38 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := pebble.Open(cfg.DataDir, pebble.Options{
-		Sync: cfg.Sync, Retention: cfg.Retention, Logger: log,
-		MaxServices: cfg.Limits.MaxServices, MaxOperations: cfg.Limits.MaxOperations, MinFreeBytes: cfg.Limits.MinFreeDisk,
+	stores, err := backend.Open(ctx, backend.Config{
+		Traces: cfg.Storage, TracesURL: cfg.StorageURL, Metadata: cfg.Metadata, MetadataURL: cfg.MetadataURL,
+		DataDir: cfg.DataDir, Retention: cfg.Retention, Logger: log,
+		Pebble: pebble.Options{
+			Sync: cfg.Sync, Logger: log,
+			MaxServices: cfg.Limits.MaxServices, MaxOperations: cfg.Limits.MaxOperations, MinFreeBytes: cfg.Limits.MinFreeDisk,
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, st: st}
+	st := both{TraceStore: stores.Traces, MetadataStore: stores.Metadata}
+	s := &Server{cfg: cfg, log: log, stores: stores, st: st}
 	ok := false
 	defer func() {
 		if !ok {
 			s.closeListeners()
-			st.Close()
+			stores.Close()
 		}
 	}()
-	if s.firstKey, err = auth.Bootstrap(ctx, st, cfg.SeedAPIKey, time.Now()); err != nil {
+	if s.firstKey, err = auth.Bootstrap(ctx, stores.Metadata, cfg.SeedAPIKey, time.Now()); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tracekit_store_bytes", Help: "Bytes the embedded store occupies on disk.",
-	}, func() float64 { return float64(st.DiskUsage()) }))
-	authn := auth.NewAuthenticator(st)
+	}, func() float64 { return float64(stores.DiskUsage()) }))
+	authn := auth.NewAuthenticator(stores.Metadata)
 	lim := cfg.Limits
 	budget := reqbody.NewBudget(lim.MaxInFlightBytes, 0)
-	recv, err := ingest.New(st, authn, ingest.Config{
+	recv, err := ingest.New(stores.Traces, authn, ingest.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxSpansPerRequest: lim.MaxSpansPerRequest, Budget: budget,
 		Spans: ingest.SpanLimits{MaxAttributes: lim.MaxAttributes, MaxValueDepth: lim.MaxValueDepth},
 	}, log, reg)
@@ -264,12 +279,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/v1/traces", corsIntake(recv, cfg.CORSOrigins, authn))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := st.Health(); err != nil {
+		if err := stores.Health(); err != nil {
 			w.Header().Set("Retry-After", "5")
 			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		if _, err := st.Project(r.Context(), auth.DefaultProject); err != nil {
+		if _, err := stores.Metadata.Project(r.Context(), auth.DefaultProject); err != nil {
 			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -283,7 +298,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.codemon.RegisterSDK(mux, authn)
 	s.codemon.RegisterAPI(mux, authn)
 	api.New(st, s.codemon, log).Register(mux, authn)
-	if s.firstPwd, err = web.Bootstrap(ctx, st, cfg.AdminPassword, time.Now()); err != nil {
+	if s.firstPwd, err = web.Bootstrap(ctx, stores.Metadata, cfg.AdminPassword, time.Now()); err != nil {
 		return nil, err
 	}
 	dash, err := web.New(web.Config{Store: st, Codemon: s.codemon, Log: log, TraceRetention: cfg.Retention,
@@ -362,11 +377,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		retention.Run(bg, s.cfg.RetentionInterval, time.Now, s.log,
-			retention.Job{Name: "spans", Drop: s.st.DeleteSpansBefore,
+			retention.Job{Name: "spans", Drop: s.stores.Traces.DeleteSpansBefore,
 				Keep: s.keep(s.cfg.Retention, func(st store.Settings) time.Duration { return st.TraceRetention })},
-			retention.Job{Name: "snapshots", Drop: s.st.DeleteSnapshotsBefore,
+			retention.Job{Name: "snapshots", Drop: s.stores.Traces.DeleteSnapshotsBefore,
 				Keep: s.keep(s.cfg.SnapshotRetention, func(st store.Settings) time.Duration { return st.SnapshotRetention })},
-			retention.Job{Name: "sessions", Drop: s.st.DeleteSessionsBefore, Keep: retention.Fixed(0)})
+			retention.Job{Name: "sessions", Drop: s.stores.Metadata.DeleteSessionsBefore, Keep: retention.Fixed(0)})
 	}()
 	go func() {
 		defer wg.Done()
@@ -403,7 +418,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	stopBG()
 	wg.Wait()
-	if err := s.st.Close(); err != nil && serveErr == nil {
+	if err := s.stores.Close(); err != nil && serveErr == nil {
 		serveErr = err
 	}
 	return serveErr
@@ -424,7 +439,7 @@ func writeDeadline(next http.Handler, d time.Duration) http.Handler {
 // dashboard's settings page, or def (the flag) when none is set.
 func (s *Server) keep(def time.Duration, pick func(store.Settings) time.Duration) func(context.Context) time.Duration {
 	return func(ctx context.Context) time.Duration {
-		set, err := s.st.Settings(ctx)
+		set, err := s.stores.Metadata.Settings(ctx)
 		if err != nil {
 			s.log.Warn("retention: read settings, using the flag's value", "err", err)
 			return def
@@ -439,9 +454,17 @@ func (s *Server) keep(def time.Duration, pick func(store.Settings) time.Duration
 // MintKey creates a key of the default project, for wiring such as the
 // demo traffic of `tracekit server --demo`.
 func (s *Server) MintKey(ctx context.Context, name string, scope store.Scope) (string, error) {
-	secret, _, err := auth.CreateKey(ctx, s.st, auth.DefaultProject, name, scope, "", time.Now())
+	secret, _, err := auth.CreateKey(ctx, s.stores.Metadata, auth.DefaultProject, name, scope, "", time.Now())
 	return secret, err
 }
 
 // Store returns the server's store, for wiring that reads it in-process.
-func (s *Server) Store() *pebble.Store { return s.st }
+func (s *Server) Store() *backend.Stores { return s.stores }
+
+// both is the trace and metadata stores as one, for the components that
+// read trace data and manage metadata (the API, the dashboard, code
+// monitoring).
+type both struct {
+	store.TraceStore
+	store.MetadataStore
+}

@@ -217,10 +217,10 @@ func TestKeysAndProjectIsolation(t *testing.T) {
 	s := start(t, nil)
 	ctx := context.Background()
 	// A second project with its own admin key.
-	if err := s.Store().CreateProject(ctx, store.Project{ID: "other", Name: "Other", CreatedAt: time.Now()}); err != nil {
+	if err := s.Store().Metadata.CreateProject(ctx, store.Project{ID: "other", Name: "Other", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	otherKey, _, err := auth.CreateKey(ctx, s.Store(), "other", "other admin", store.ScopeAdmin, "", time.Now())
+	otherKey, _, err := auth.CreateKey(ctx, s.Store().Metadata, "other", "other admin", store.ScopeAdmin, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,16 +64,32 @@ type KeyStore interface {
 	RevokeKey(ctx context.Context, project, id string, at time.Time) error
 }
 
-// Store is everything a backend provides; the conformance suite tests it
-// whole. Components depend on the smaller interfaces above.
-type Store interface {
+// TraceStore keeps what services send: spans, code-monitoring snapshots
+// and logpoint lines. It is append-only and batched: nothing is updated in
+// place, writes may be retried (a batch written twice is stored once), and
+// retention drops whole time partitions. Backends: pebble (embedded) and
+// clickhouse.
+type TraceStore interface {
 	SpanWriter
 	TraceReader
 	Retainer
-	ProjectStore
-	KeyStore
-	BreakpointStore
 	SnapshotStore
 	// Close flushes and releases the backend.
+	Close() error
+}
+
+// MetadataStore keeps what users and the server manage: projects, API keys,
+// users and their sessions, settings, breakpoints, kill switches, capture
+// points and hit counts. Its writes are transactional: unique IDs, keys and
+// emails hold, and concurrent updates lose nothing. Backends: pebble
+// (embedded) and postgres.
+type MetadataStore interface {
+	ProjectStore
+	KeyStore
+	UserStore
+	SessionStore
+	SettingsStore
+	BreakpointStore
+	// Close releases the backend.
 	Close() error
 }

@@ -86,7 +86,7 @@ func TestBrowserHostileData(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	spans := hostileTrace(time.Now().Add(-time.Minute))
-	if err := e.srv.Store().WriteSpans(ctx, "default", spans); err != nil {
+	if err := e.srv.Store().Traces.WriteSpans(ctx, "default", spans); err != nil {
 		t.Fatal(err)
 	}
 	traceID, spanID := spans[0].TraceID.String(), spans[0].SpanID.String()
@@ -231,7 +231,7 @@ func (e *env) openBigTrace(traceID string) float64 {
 func TestBrowserLargeTrace(t *testing.T) {
 	e := newEnv(t)
 	spans := bigTrace(10_000, time.Now().Add(-time.Minute))
-	if err := e.srv.Store().WriteSpans(context.Background(), "default", spans); err != nil {
+	if err := e.srv.Store().Traces.WriteSpans(context.Background(), "default", spans); err != nil {
 		t.Fatal(err)
 	}
 	e.signIn("admin", adminPassword)
@@ -268,7 +268,7 @@ func TestWaterfallTimeToUsable(t *testing.T) {
 	}
 	e := newEnv(t)
 	spans := bigTrace(10_000, time.Now().Add(-time.Minute))
-	if err := e.srv.Store().WriteSpans(context.Background(), "default", spans); err != nil {
+	if err := e.srv.Store().Traces.WriteSpans(context.Background(), "default", spans); err != nil {
 		t.Fatal(err)
 	}
 	e.signIn("admin", adminPassword)

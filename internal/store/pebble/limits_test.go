@@ -10,7 +10,7 @@ import (
 )
 
 func TestLimits(t *testing.T) {
-	storetest.RunLimits(t, func(t *testing.T, dir string, now func() time.Time, lim storetest.Limits) store.Store {
+	storetest.RunLimits(t, func(t *testing.T, dir string, now func() time.Time, lim storetest.Limits) store.TraceStore {
 		s, err := pebble.Open(dir, pebble.Options{Now: now, MaxServices: lim.Services, MaxOperations: lim.Operations})
 		if err != nil {
 			t.Fatal(err)

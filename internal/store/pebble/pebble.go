@@ -9,7 +9,8 @@
 // Retention deletes whole day partitions. Each project has a bounded number
 // of services and operation names (names.go).
 //
-// It owns the on-disk format; the contract it fulfils is store.Store.
+// It owns the on-disk format; it fulfils both contracts, store.TraceStore
+// and store.MetadataStore, in one database.
 package pebble
 
 import (
@@ -86,7 +87,10 @@ type Store struct {
 	minDay, maxDay uint32
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.TraceStore    = (*Store)(nil)
+	_ store.MetadataStore = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {

@@ -13,12 +13,18 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		s, err := pebble.Open(t.TempDir(), pebble.Options{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+func open(t *testing.T, now func() time.Time) *pebble.Store {
+	s, err := pebble.Open(t.TempDir(), pebble.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTraceConformance(t *testing.T) {
+	storetest.RunTraces(t, func(t *testing.T, now func() time.Time) store.TraceStore { return open(t, now) })
+}
+
+func TestMetadataConformance(t *testing.T) {
+	storetest.RunMetadata(t, func(t *testing.T, now func() time.Time) store.MetadataStore { return open(t, now) })
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/store"
 )
 
-func testBreakpoints(t *testing.T, open Opener) {
+func testBreakpoints(t *testing.T, open MetadataOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	bp := func(id, service string, created time.Time) store.Breakpoint {
@@ -63,7 +63,7 @@ func testBreakpoints(t *testing.T, open Opener) {
 	}
 }
 
-func testKillSwitchAndCapturePoints(t *testing.T, open Opener) {
+func testKillSwitchAndCapturePoints(t *testing.T, open MetadataOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	ks, err := s.KillSwitch(ctx, "p", "pay")
@@ -93,7 +93,7 @@ func testKillSwitchAndCapturePoints(t *testing.T, open Opener) {
 	}
 }
 
-func testSnapshots(t *testing.T, open Opener) {
+func testSnapshots(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	mk := func(bp, svc, env, trace string, at time.Time) store.Snapshot {
@@ -164,7 +164,7 @@ func testSnapshots(t *testing.T, open Opener) {
 	f(store.SnapshotQuery{}, 2, 1, 0)
 }
 
-func testLogs(t *testing.T, open Opener) {
+func testLogs(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	lines := []store.LogLine{

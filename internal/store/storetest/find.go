@@ -17,7 +17,7 @@ import (
 //	trace 2: shop GET /checkout (50ms, user.id=u2, region=us)
 //	trace 3: shop GET /health   (1ms)
 //	trace 4: payments refund (90ms, user.id=u1) on resource tier=gold
-func findFixture(t *testing.T, open Opener) store.Store {
+func findFixture(t *testing.T, open TraceOpener) store.TraceStore {
 	s := openStore(t, open)
 	shop, pay := Resource("shop"), Resource("payments", str("tier", "gold"))
 	t0 := base.Add(-30 * time.Minute)
@@ -42,7 +42,7 @@ func ids(ts []store.TraceSummary) []int {
 	return out
 }
 
-func testFindTraces(t *testing.T, open Opener) {
+func testFindTraces(t *testing.T, open TraceOpener) {
 	s := findFixture(t, open)
 	f := func(q store.TraceQuery, want ...int) {
 		t.Helper()
@@ -94,7 +94,7 @@ func testFindTraces(t *testing.T, open Opener) {
 	}
 }
 
-func testFindNewestFirst(t *testing.T, open Opener) {
+func testFindNewestFirst(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	res := Resource("api")
 	// 300 traces in 30 writes, written out of order, over 50 minutes.
@@ -124,7 +124,7 @@ func testFindNewestFirst(t *testing.T, open Opener) {
 	}
 }
 
-func testFindTimeRange(t *testing.T, open Opener) {
+func testFindTimeRange(t *testing.T, open TraceOpener) {
 	s := findFixture(t, open)
 	t0 := base.Add(-30 * time.Minute)
 	f := func(start, end time.Time, want ...int) {
@@ -143,7 +143,7 @@ func testFindTimeRange(t *testing.T, open Opener) {
 	f(t0.Add(3*time.Minute), base, 4)
 }
 
-func testServicesAndOperations(t *testing.T, open Opener) {
+func testServicesAndOperations(t *testing.T, open TraceOpener) {
 	s := findFixture(t, open)
 	ctx := context.Background()
 	svcs, err := s.Services(ctx, "p")

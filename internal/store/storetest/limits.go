@@ -23,7 +23,7 @@ type Limits struct {
 // LimitsOpener opens the store named by dir, enforcing lim, with now as its
 // clock. Opening the same dir again must find what was written before, as
 // after a restart of the server. The suite closes each store it opens.
-type LimitsOpener func(t *testing.T, dir string, now func() time.Time, lim Limits) store.Store
+type LimitsOpener func(t *testing.T, dir string, now func() time.Time, lim Limits) store.TraceStore
 
 // RunLimits runs the suite of name limits. A backend that bounds the services
 // of a project and the operations of a service must refuse only the spans
@@ -48,7 +48,7 @@ func RunLimits(t *testing.T, open LimitsOpener) {
 
 // limitedStore opens dir and closes the store when the test ends, unless
 // the returned close function did it first.
-func limitedStore(t *testing.T, open LimitsOpener, dir string, lim Limits) (store.Store, func()) {
+func limitedStore(t *testing.T, open LimitsOpener, dir string, lim Limits) (store.TraceStore, func()) {
 	t.Helper()
 	s := open(t, dir, fixedClock(), lim)
 	var once sync.Once
@@ -65,7 +65,7 @@ func limitedStore(t *testing.T, open LimitsOpener, dir string, lim Limits) (stor
 
 // wantRefused writes spans and checks that refused of them are refused for
 // a reason mentioning every one of mentions.
-func wantRefused(t *testing.T, s store.Store, project string, refused int, mentions []string, spans ...telemetry.Span) {
+func wantRefused(t *testing.T, s store.TraceStore, project string, refused int, mentions []string, spans ...telemetry.Span) {
 	t.Helper()
 	err := s.WriteSpans(context.Background(), project, spans)
 	if refused == 0 {
@@ -88,7 +88,7 @@ func wantRefused(t *testing.T, s store.Store, project string, refused int, menti
 	}
 }
 
-func wantServices(t *testing.T, s store.Store, project string, want ...string) {
+func wantServices(t *testing.T, s store.TraceStore, project string, want ...string) {
 	t.Helper()
 	got, err := s.Services(context.Background(), project)
 	if err != nil || !slices.Equal(got, want) {
@@ -96,7 +96,7 @@ func wantServices(t *testing.T, s store.Store, project string, want ...string) {
 	}
 }
 
-func wantOperations(t *testing.T, s store.Store, project, service string, want ...string) {
+func wantOperations(t *testing.T, s store.TraceStore, project, service string, want ...string) {
 	t.Helper()
 	ops, err := s.Operations(context.Background(), project, service)
 	var got []string
@@ -109,7 +109,7 @@ func wantOperations(t *testing.T, s store.Store, project, service string, want .
 }
 
 // wantTrace checks that trace n holds spans spans, none meaning not found.
-func wantTrace(t *testing.T, s store.Store, project string, n, spans int) {
+func wantTrace(t *testing.T, s store.TraceStore, project string, n, spans int) {
 	t.Helper()
 	got, err := s.Trace(context.Background(), project, tid(n))
 	switch {

@@ -11,7 +11,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
-func testRetention(t *testing.T, open Opener) {
+func testRetention(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	res := Resource("svc")
 	old := base.Add(-10 * 24 * time.Hour)
@@ -39,7 +39,7 @@ func testRetention(t *testing.T, open Opener) {
 	}
 }
 
-func testConcurrentWrites(t *testing.T, open Opener) {
+func testConcurrentWrites(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	res := Resource("svc")
 	var wg sync.WaitGroup
@@ -67,7 +67,7 @@ func testConcurrentWrites(t *testing.T, open Opener) {
 	}
 }
 
-func testProjects(t *testing.T, open Opener) {
+func testProjects(t *testing.T, open MetadataOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	p := store.Project{ID: "shop", Name: "Shop", CreatedAt: base}
@@ -93,7 +93,7 @@ func testProjects(t *testing.T, open Opener) {
 	}
 }
 
-func testKeys(t *testing.T, open Opener) {
+func testKeys(t *testing.T, open MetadataOpener) {
 	s := openStore(t, open)
 	ctx := context.Background()
 	k1 := store.APIKey{ID: "k1", Project: "shop", Name: "ci", Scope: store.ScopeAdmin, Hash: "h1", Prefix: "tk_ab", CreatedAt: base}

@@ -23,7 +23,7 @@ func traceNumbers(ts []store.TraceSummary) []int {
 // testFindManyServices searches 60 services, each written on its own, whose
 // traces interleave in time: a search naming no service must return the
 // newest traces across all of them.
-func testFindManyServices(t *testing.T, open Opener) {
+func testFindManyServices(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	const services, perService = 60, 5
 	// Trace n starts at base-1h+n*5s; service i has traces i+1, i+61, ...,
@@ -77,7 +77,7 @@ func testFindManyServices(t *testing.T, open Opener) {
 // testFindTraceAcrossBlocks finds a trace twice, in two index blocks, the
 // older block holding its later span: the trace must count once, or a
 // search stops before a block that holds a newer trace.
-func testFindTraceAcrossBlocks(t *testing.T, open Opener) {
+func testFindTraceAcrossBlocks(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	t0 := base.Add(-10 * time.Minute)
 	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }

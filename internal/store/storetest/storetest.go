@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every storage backend must pass.
-// A backend's test calls Run with a function that opens a fresh, empty store.
+// A backend's test calls RunTraces or RunMetadata (or both) with a function
+// that opens a fresh, empty store of that contract.
 //
 // The suite owns the behaviour the rest of TraceKit relies on: what a write
 // makes durable and readable, how search matches, how projects are isolated,
@@ -17,18 +18,24 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
-// Opener opens a fresh, empty store; now is the clock the backend must use.
-// The suite closes it.
-type Opener func(t *testing.T, now func() time.Time) store.Store
+// TraceOpener opens a fresh, empty trace store; now is the clock the
+// backend must use. The suite closes it.
+type TraceOpener func(t *testing.T, now func() time.Time) store.TraceStore
 
-type namedTest struct {
+// MetadataOpener opens a fresh, empty metadata store; now is the clock the
+// backend must use. The suite closes it.
+type MetadataOpener func(t *testing.T, now func() time.Time) store.MetadataStore
+
+type namedTest[O any] struct {
 	name string
-	fn   func(*testing.T, Opener)
+	fn   func(*testing.T, O)
 }
 
-// Run runs the whole suite.
-func Run(t *testing.T, open Opener) {
-	tests := []namedTest{
+// RunTraces runs the trace-store suite. Behaviour a backend may lack is
+// found by type assertion (store.SpanStatsReader) and skipped, with the
+// reason, when it is absent.
+func RunTraces(t *testing.T, open TraceOpener) {
+	run(t, open, []namedTest[TraceOpener]{
 		{"RoundTrip", testRoundTrip},
 		{"TraceAcrossWrites", testTraceAcrossWrites},
 		{"NotFound", testNotFound},
@@ -41,17 +48,26 @@ func Run(t *testing.T, open Opener) {
 		{"ServicesAndOperations", testServicesAndOperations},
 		{"Retention", testRetention},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"Snapshots", testSnapshots},
+		{"Logs", testLogs},
+		{"OperationStats", testOperationStats},
+	})
+}
+
+// RunMetadata runs the metadata-store suite.
+func RunMetadata(t *testing.T, open MetadataOpener) {
+	run(t, open, []namedTest[MetadataOpener]{
 		{"Projects", testProjects},
 		{"Keys", testKeys},
 		{"Breakpoints", testBreakpoints},
 		{"KillSwitchAndCapturePoints", testKillSwitchAndCapturePoints},
-		{"Snapshots", testSnapshots},
-		{"Logs", testLogs},
 		{"Users", testUsers},
 		{"Sessions", testSessions},
 		{"Settings", testSettings},
-		{"OperationStats", testOperationStats},
-	}
+	})
+}
+
+func run[O any](t *testing.T, open O, tests []namedTest[O]) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -62,7 +78,7 @@ var base = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func fixedClock() func() time.Time { return func() time.Time { return base } }
 
-func openStore(t *testing.T, open Opener) store.Store {
+func openStore[S interface{ Close() error }](t *testing.T, open func(*testing.T, func() time.Time) S) S {
 	t.Helper()
 	s := open(t, fixedClock())
 	t.Cleanup(func() {
@@ -112,14 +128,14 @@ func str(k, v string) telemetry.Attribute {
 	return telemetry.Attribute{Key: k, Value: telemetry.StringValue(v)}
 }
 
-func write(t *testing.T, s store.Store, project string, spans ...telemetry.Span) {
+func write(t *testing.T, s store.SpanWriter, project string, spans ...telemetry.Span) {
 	t.Helper()
 	if err := s.WriteSpans(context.Background(), project, spans); err != nil {
 		t.Fatalf("WriteSpans: %v", err)
 	}
 }
 
-func testRoundTrip(t *testing.T, open Opener) {
+func testRoundTrip(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	res := Resource("checkout", str("host.name", "web-1"), telemetry.Attribute{Key: "process.pid", Value: telemetry.IntValue(42)})
 	root := span(res, 1, 1, 0, "GET /cart", base.Add(-time.Minute), 120*time.Millisecond,
@@ -171,7 +187,7 @@ func describe(s *telemetry.Span) string {
 		s.StatusCode, s.StatusMessage, s.Attributes, s.Events, s.Links, res, s.ScopeName, s.ScopeVersion)
 }
 
-func testTraceAcrossWrites(t *testing.T, open Opener) {
+func testTraceAcrossWrites(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	a, b := Resource("frontend"), Resource("backend")
 	write(t, s, "p1", span(a, 7, 1, 0, "GET /", base.Add(-time.Second), time.Second))
@@ -185,7 +201,7 @@ func testTraceAcrossWrites(t *testing.T, open Opener) {
 	}
 }
 
-func testNotFound(t *testing.T, open Opener) {
+func testNotFound(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	write(t, s, "p1", span(Resource("a"), 1, 1, 0, "x", base, time.Millisecond))
 	if _, err := s.Trace(context.Background(), "p1", tid(2)); !errors.Is(err, store.ErrNotFound) {
@@ -193,7 +209,7 @@ func testNotFound(t *testing.T, open Opener) {
 	}
 }
 
-func testProjectIsolation(t *testing.T, open Opener) {
+func testProjectIsolation(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	write(t, s, "alpha", span(Resource("svc"), 1, 1, 0, "op", base.Add(-time.Minute), time.Millisecond, str("k", "v")))
 	ctx := context.Background()

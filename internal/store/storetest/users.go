@@ -13,7 +13,7 @@ import (
 // The dashboard's records and the span statistics are optional interfaces:
 // a backend that lacks one skips its tests by name.
 
-func testUsers(t *testing.T, open Opener) {
+func testUsers(t *testing.T, open MetadataOpener) {
 	us, ok := openStore(t, open).(store.UserStore)
 	if !ok {
 		t.Skip("backend does not implement store.UserStore")
@@ -63,7 +63,7 @@ func testUsers(t *testing.T, open Opener) {
 	}
 }
 
-func testSessions(t *testing.T, open Opener) {
+func testSessions(t *testing.T, open MetadataOpener) {
 	ss, ok := openStore(t, open).(store.SessionStore)
 	if !ok {
 		t.Skip("backend does not implement store.SessionStore")
@@ -103,7 +103,7 @@ func testSessions(t *testing.T, open Opener) {
 	}
 }
 
-func testSettings(t *testing.T, open Opener) {
+func testSettings(t *testing.T, open MetadataOpener) {
 	ss, ok := openStore(t, open).(store.SettingsStore)
 	if !ok {
 		t.Skip("backend does not implement store.SettingsStore")
@@ -121,7 +121,7 @@ func testSettings(t *testing.T, open Opener) {
 	}
 }
 
-func testOperationStats(t *testing.T, open Opener) {
+func testOperationStats(t *testing.T, open TraceOpener) {
 	s := openStore(t, open)
 	sr, ok := s.(store.SpanStatsReader)
 	if !ok {
