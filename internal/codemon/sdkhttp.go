@@ -372,37 +372,42 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	known := map[string]bool{}
-	isKnown := func(id string) bool {
-		if v, ok := known[id]; ok {
-			return v
+	bps := map[string]*store.Breakpoint{}
+	breakpoint := func(id string) *store.Breakpoint {
+		if b, ok := bps[id]; ok {
+			return b
 		}
 		b, err := s.st.Breakpoint(ctx, project, id)
-		known[id] = err == nil && b.Service == in.Service
-		return known[id]
+		if err != nil || b.Service != in.Service {
+			bps[id] = nil
+			return nil
+		}
+		bps[id] = &b
+		return &b
 	}
-	hits := map[string]int64{}
-	last := map[string]time.Time{}
 	var rejected []string
-	// accept checks what snapshots and log lines share, counts the hit, and
-	// returns the time to store (the server's when the SDK's is missing).
-	accept := func(kind string, i int, bpID, traceID, spanID string, t time.Time, extra error) (time.Time, bool) {
+	// accept checks what snapshots and log lines share and returns the ID
+	// and the time to store (the server's when the SDK sent none).
+	accept := func(kind string, i int, id, bpID, traceID, spanID string, t time.Time, extra error) (string, time.Time, bool) {
 		err := extra
-		if !isKnown(bpID) {
+		if breakpoint(bpID) == nil {
 			err = fmt.Errorf("breakpoint %q is unknown for service %q", bpID, in.Service)
 		} else if e := checkIDs(traceID, spanID); e != nil {
+			err = e
+		} else if e := s.checkRecordID(id, now); e != nil {
 			err = e
 		}
 		if err != nil {
 			rejected = append(rejected, fmt.Sprintf("%s[%d]: %v", kind, i, err))
-			return t, false
+			return "", t, false
 		}
 		if t.IsZero() {
 			t = now
 		}
-		hits[bpID]++
-		last[bpID] = maxTime(last[bpID], t)
-		return t.UTC(), true
+		if id == "" {
+			id = protocol.NewRecordID(t)
+		}
+		return id, t.UTC(), true
 	}
 	snaps := make([]store.Snapshot, 0, len(req.Snapshots))
 	for i, u := range req.Snapshots {
@@ -410,7 +415,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		if len(u.Variables) > 0 && !isObject(u.Variables) {
 			bad = errors.New("variables must be a JSON object")
 		}
-		t, ok := accept("snapshots", i, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
+		id, t, ok := accept("snapshots", i, u.ID, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
 		if !ok {
 			continue
 		}
@@ -419,7 +424,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 			vars = json.RawMessage(`{}`)
 		}
 		snaps = append(snaps, store.Snapshot{
-			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host, Instance: in.ID,
+			ID: id, BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host, Instance: in.ID,
 			SDKVersion: in.SDKVersion, CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Function: u.Function,
 			Time: t, TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Variables: vars,
 			Stack: frames(u.Stack), Truncated: u.Truncated,
@@ -431,17 +436,27 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		if len(u.Message) > 64<<10 {
 			bad = errors.New("message longer than 64 KiB")
 		}
-		t, ok := accept("logs", i, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
+		id, t, ok := accept("logs", i, u.ID, u.BreakpointID, u.TraceID, u.SpanID, u.Time, bad)
 		if !ok {
 			continue
 		}
 		logs = append(logs, store.LogLine{
-			BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host,
+			ID: id, BreakpointID: u.BreakpointID, Service: in.Service, Environment: in.Environment, Host: in.Host,
 			CapturePoint: u.CapturePoint, File: u.File, Line: u.Line, Time: t,
 			TraceID: strings.ToLower(u.TraceID), SpanID: strings.ToLower(u.SpanID), Message: u.Message,
 		})
 	}
-	if err := s.store(ctx, project, snaps, logs, hits, last); err != nil {
+	// A breakpoint's rate limit holds across SDK instances and servers: the
+	// metadata store admits hits; what it does not admit is refused.
+	snaps, logs, limited, err := s.admit(ctx, project, bps, snaps, logs)
+	if err != nil {
+		s.log.Error("count breakpoint hits", "err", err)
+		w.Header().Set("Retry-After", "5")
+		api.WriteError(w, http.StatusServiceUnavailable, "could not count breakpoint hits: retry later")
+		return
+	}
+	rejected = append(rejected, limited...)
+	if err := s.store(ctx, project, snaps, logs); err != nil {
 		s.log.Error("store snapshots", "err", err)
 		w.Header().Set("Retry-After", "5")
 		api.WriteError(w, http.StatusServiceUnavailable, "could not store snapshots: retry later")
@@ -507,7 +522,82 @@ func span(d time.Duration) string {
 	return s
 }
 
-func (s *Service) store(ctx context.Context, project string, snaps []store.Snapshot, logs []store.LogLine, hits map[string]int64, last map[string]time.Time) error {
+// admit asks the store to admit each breakpoint's hits in this upload
+// within its rate limit, and keeps the admitted ones, in order; the others
+// are reported as rejected.
+func (s *Service) admit(ctx context.Context, project string, bps map[string]*store.Breakpoint, snaps []store.Snapshot, logs []store.LogLine) ([]store.Snapshot, []store.LogLine, []string, error) {
+	type count struct {
+		n    int64
+		last time.Time
+	}
+	counts := map[string]*count{}
+	var order []string
+	note := func(id string, t time.Time) {
+		c := counts[id]
+		if c == nil {
+			c = &count{}
+			counts[id] = c
+			order = append(order, id)
+		}
+		c.n++
+		c.last = maxTime(c.last, t)
+	}
+	for i := range snaps {
+		note(snaps[i].BreakpointID, snaps[i].Time)
+	}
+	for i := range logs {
+		note(logs[i].BreakpointID, logs[i].Time)
+	}
+	left := map[string]int64{}
+	var limited []string
+	for _, id := range order {
+		c := counts[id]
+		got, err := s.st.AdmitHits(ctx, project, id, c.n, bps[id].RateLimit, c.last)
+		if errors.Is(err, store.ErrNotFound) {
+			got, err = 0, nil // deleted meanwhile
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		left[id] = got
+		if got < c.n {
+			limited = append(limited, fmt.Sprintf("breakpoint %q: %d of %d refused, its rate limit of %d per minute is reached", id, c.n-got, c.n, bps[id].RateLimit))
+		}
+	}
+	keptSnaps := snaps[:0]
+	for _, sn := range snaps {
+		if left[sn.BreakpointID] > 0 {
+			left[sn.BreakpointID]--
+			keptSnaps = append(keptSnaps, sn)
+		}
+	}
+	keptLogs := logs[:0]
+	for _, l := range logs {
+		if left[l.BreakpointID] > 0 {
+			left[l.BreakpointID]--
+			keptLogs = append(keptLogs, l)
+		}
+	}
+	return keptSnaps, keptLogs, limited, nil
+}
+
+// checkRecordID accepts an SDK's record ID (protocol.NewRecordID) whose
+// time lies in the window uploads are accepted in; empty is fine.
+func (s *Service) checkRecordID(id string, now time.Time) error {
+	if id == "" {
+		return nil
+	}
+	t, ok := protocol.RecordIDTime(id)
+	if !ok {
+		return fmt.Errorf("id %q: want 24 lowercase hex digits, the capture time in Unix nanoseconds and 4 random bytes", id)
+	}
+	if t.Before(now.Add(-s.maxAge)) || t.After(now.Add(s.maxAhead)) {
+		return fmt.Errorf("id %q holds the time %s, outside the accepted window; check the clock of the host", id, t.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+func (s *Service) store(ctx context.Context, project string, snaps []store.Snapshot, logs []store.LogLine) error {
 	if len(snaps) > 0 {
 		if err := s.st.WriteSnapshots(ctx, project, snaps); err != nil {
 			return err
@@ -515,11 +605,6 @@ func (s *Service) store(ctx context.Context, project string, snaps []store.Snaps
 	}
 	if len(logs) > 0 {
 		if err := s.st.WriteLogs(ctx, project, logs); err != nil {
-			return err
-		}
-	}
-	for id, n := range hits {
-		if err := s.st.RecordHits(ctx, project, id, n, last[id]); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 	}

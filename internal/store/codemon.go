@@ -130,7 +130,9 @@ type LogQuery struct {
 // BreakpointStore keeps breakpoints, kill switches and capture points:
 // small metadata, updated in place.
 type BreakpointStore interface {
-	// PutBreakpoint creates or replaces a breakpoint.
+	// PutBreakpoint creates or replaces a breakpoint. Its hit counters
+	// (Hits, LastHitAt) are the store's: a replaced breakpoint keeps the
+	// stored ones, so an update never loses hits counted meanwhile.
 	PutBreakpoint(ctx context.Context, b Breakpoint) error
 	// Breakpoint returns ErrNotFound for an ID unknown to the project.
 	Breakpoint(ctx context.Context, project, id string) (Breakpoint, error)
@@ -138,8 +140,13 @@ type BreakpointStore interface {
 	// service is not empty), oldest first.
 	ListBreakpoints(ctx context.Context, project, service string) ([]Breakpoint, error)
 	DeleteBreakpoint(ctx context.Context, project, id string) error
-	// RecordHits adds n hits at time at to a breakpoint's counters.
-	RecordHits(ctx context.Context, project, id string, n int64, at time.Time) error
+	// AdmitHits admits up to n hits of a breakpoint at time at within its
+	// rate limit of perMinute hits per calendar minute (UTC; zero or less:
+	// no limit), a limit shared by every server on this store and every SDK
+	// instance. It adds the admitted hits to the breakpoint's counters
+	// atomically, sets LastHitAt to at when later, and returns how many it
+	// admitted (0 to n). ErrNotFound for an ID unknown to the project.
+	AdmitHits(ctx context.Context, project, id string, n int64, perMinute int, at time.Time) (int64, error)
 	SetKillSwitch(ctx context.Context, project string, ks KillSwitch) error
 	// KillSwitch returns the service's switch (off when never set).
 	KillSwitch(ctx context.Context, project, service string) (KillSwitch, error)
@@ -148,15 +155,30 @@ type BreakpointStore interface {
 	ListCapturePoints(ctx context.Context, project, service string) ([]CapturePoint, error)
 }
 
+// BreakpointWatcher is implemented by metadata stores that several servers
+// share: it reports breakpoint and kill-switch changes made through any of
+// them, so that each server pushes them to the SDKs streaming from it.
+type BreakpointWatcher interface {
+	// WatchBreakpoints calls changed with the project and service of each
+	// change of a breakpoint or kill switch, made through any server, until
+	// ctx ends; it returns ctx's error then, or why watching failed. Calls
+	// may be coalesced; at least one follows every change.
+	WatchBreakpoints(ctx context.Context, changed func(project, service string)) error
+}
+
 // SnapshotStore keeps snapshots and log lines, append-only and partitioned
 // by day like spans.
 type SnapshotStore interface {
-	// WriteSnapshots stores snapshots, assigning IDs to those without.
+	// WriteSnapshots stores snapshots, assigning IDs to those without. A
+	// snapshot whose ID the project already holds is stored once: SDKs name
+	// their snapshots, so a retried upload adds nothing.
 	WriteSnapshots(ctx context.Context, project string, snaps []Snapshot) error
 	// Snapshot returns one snapshot or ErrNotFound.
 	Snapshot(ctx context.Context, project, id string) (Snapshot, error)
 	// FindSnapshots returns matching snapshots, newest first.
 	FindSnapshots(ctx context.Context, project string, q SnapshotQuery) ([]Snapshot, error)
+	// WriteLogs stores log lines, assigning IDs to those without; like
+	// snapshots, a line whose ID is held already is stored once.
 	WriteLogs(ctx context.Context, project string, lines []LogLine) error
 	// FindLogs returns matching log lines, newest first.
 	FindLogs(ctx context.Context, project string, q LogQuery) ([]LogLine, error)

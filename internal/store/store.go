@@ -25,7 +25,9 @@ var ErrNotFound = errors.New("not found")
 var ErrConflict = errors.New("already exists")
 
 // SpanWriter appends spans. A nil error means every span is durable: it
-// survives a crash of the process.
+// survives a crash of the process. Writes are idempotent: a span (trace ID
+// and span ID) written again, as an exporter retrying after a timeout or a
+// 503 does, is read back once, in traces, search results and counts.
 //
 // A backend may refuse some spans of a batch, for example those that would
 // give a project more services or a service more operation names than it

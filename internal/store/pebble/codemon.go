@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +16,7 @@ import (
 	pdb "github.com/cockroachdb/pebble/v2"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/sdk/go/protocol"
 )
 
 // Code monitoring records. Breakpoints, kill switches and capture points are
@@ -36,6 +36,23 @@ func (s *Store) PutBreakpoint(ctx context.Context, b store.Breakpoint) error {
 	if b.ID == "" || b.Project == "" {
 		return errors.New("put breakpoint: id and project are required")
 	}
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	// The hit counters are the store's: keep what AdmitHits counted.
+	var old store.Breakpoint
+	switch err := s.getJSON(metaKey("bp", b.Project, b.ID), &old); {
+	case err == nil:
+		b.Hits, b.LastHitAt = old.Hits, old.LastHitAt
+	case errors.Is(err, store.ErrNotFound):
+		b.Hits, b.LastHitAt = 0, nil
+	default:
+		return fmt.Errorf("put breakpoint %s: %w", b.ID, err)
+	}
+	return s.putBreakpoint(b)
+}
+
+// putBreakpoint writes b; s.metaMu is held.
+func (s *Store) putBreakpoint(b store.Breakpoint) error {
 	v, _ := json.Marshal(b)
 	if err := s.set(metaKey("bp", b.Project, b.ID), v, pdb.Sync); err != nil {
 		return fmt.Errorf("put breakpoint %s: %w", b.ID, err)
@@ -75,8 +92,8 @@ func (s *Store) ListBreakpoints(ctx context.Context, project, service string) ([
 // DeleteBreakpoint removes a breakpoint; its snapshots stay until retention.
 func (s *Store) DeleteBreakpoint(ctx context.Context, project, id string) error {
 	key := metaKey("bp", project, id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	ok, err := s.exists(key)
 	if err != nil {
 		return fmt.Errorf("delete breakpoint %s: %w", id, err)
@@ -84,26 +101,54 @@ func (s *Store) DeleteBreakpoint(ctx context.Context, project, id string) error 
 	if !ok {
 		return fmt.Errorf("delete breakpoint %s: %w", id, store.ErrNotFound)
 	}
+	delete(s.hitWindows, project+"\x00"+id)
 	if err := s.delete(key, pdb.Sync); err != nil {
 		return fmt.Errorf("delete breakpoint %s: %w", id, err)
 	}
 	return nil
 }
 
-// RecordHits adds hits to a breakpoint's counters.
-func (s *Store) RecordHits(ctx context.Context, project, id string, n int64, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := s.Breakpoint(ctx, project, id)
-	if err != nil {
-		return err
+// AdmitHits admits hits within the breakpoint's per-minute limit. One
+// server owns an embedded store, so the minute's count lives in memory.
+func (s *Store) AdmitHits(ctx context.Context, project, id string, n int64, perMinute int, at time.Time) (int64, error) {
+	if n <= 0 {
+		return 0, nil
 	}
-	b.Hits += n
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	var b store.Breakpoint
+	if err := s.getJSON(metaKey("bp", project, id), &b); err != nil {
+		return 0, fmt.Errorf("admit hits of breakpoint %s: %w", id, err)
+	}
+	admitted := n
+	if perMinute > 0 {
+		minute := at.UTC().Truncate(time.Minute)
+		w := s.hitWindows[project+"\x00"+id]
+		if !w.minute.Equal(minute) {
+			w = hitWindow{minute: minute}
+		}
+		admitted = min(n, max(int64(perMinute)-w.count, 0))
+		w.count += admitted
+		if s.hitWindows == nil {
+			s.hitWindows = map[string]hitWindow{}
+		}
+		s.hitWindows[project+"\x00"+id] = w
+	}
+	if admitted == 0 {
+		return 0, nil
+	}
+	b.Hits += admitted
 	if b.LastHitAt == nil || at.After(*b.LastHitAt) {
 		t := at.UTC()
 		b.LastHitAt = &t
 	}
-	return s.PutBreakpoint(ctx, b)
+	return admitted, s.putBreakpoint(b)
+}
+
+// hitWindow is a breakpoint's count of admitted hits in one minute.
+type hitWindow struct {
+	minute time.Time
+	count  int64
 }
 
 // SetKillSwitch stores a service's kill switch.
@@ -134,8 +179,8 @@ func capturePointKey(project string, cp *store.CapturePoint) []byte {
 
 // PutCapturePoints records capture points.
 func (s *Store) PutCapturePoints(ctx context.Context, project string, points []store.CapturePoint) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	b := s.db.NewBatch()
 	defer b.Close()
 	for i := range points {
@@ -173,21 +218,16 @@ func (s *Store) ListCapturePoints(ctx context.Context, project, service string) 
 	return out, nil
 }
 
-// newRecordID returns an ID that encodes the record's time: 16 hex digits of
-// Unix nanoseconds and 8 random ones.
-func newRecordID(t time.Time) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
-	_, _ = rand.Read(b[8:])
-	return hex.EncodeToString(b[:])
-}
-
+// recordKey files a snapshot or log line by the day its ID holds
+// (protocol.NewRecordID): a retried upload of the same ID writes the same
+// key, so it is stored once.
 func recordKey(kind byte, project, id string) ([]byte, error) {
-	raw, err := hex.DecodeString(id)
-	if err != nil || len(raw) != 12 {
+	t, ok := protocol.RecordIDTime(id)
+	if !ok {
 		return nil, store.ErrNotFound
 	}
-	ns := int64(binary.BigEndian.Uint64(raw[:8]))
+	raw, _ := hex.DecodeString(id)
+	ns := t.UnixNano()
 	k := []byte{kind}
 	k = binary.BigEndian.AppendUint32(k, dayOf(ns))
 	k = appendName(k, project)
@@ -203,7 +243,7 @@ func (s *Store) appendRecords(project string, kind byte, n int, rec func(i int) 
 	for i := 0; i < n; i++ {
 		id, t, val := rec(i)
 		if *id == "" {
-			*id = newRecordID(t)
+			*id = protocol.NewRecordID(t)
 		}
 		key, err := recordKey(kind, project, *id)
 		if err != nil {

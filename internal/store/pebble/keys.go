@@ -13,6 +13,8 @@ import (
 //	I day project service minStart seq index block rows
 //	P day project minStart seq         the block's service and meta again, for
 //	                                   searches of every service (index.go)
+//	D day project fingerprint          a batch of spans already stored, so that
+//	                                   an exporter's retry is stored once
 //	S project service                  service seen
 //	O project service op               operation seen (value: kind)
 //	M kind/...                         metadata (projects, keys) as JSON
@@ -26,6 +28,7 @@ const (
 	kindMeta         = 'M'
 	kindProjectBlock = 'P'
 	kindFeature      = 'F'
+	kindBatch        = 'D'
 )
 
 const day = 24 * time.Hour
@@ -101,4 +104,12 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// batchKey is the key that marks a batch of spans as stored.
+func batchKey(d uint32, project string, fp [16]byte) []byte {
+	b := []byte{kindBatch}
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	return append(b, fp[:]...)
 }

@@ -55,8 +55,8 @@ func (s *Store) CreateProject(ctx context.Context, p store.Project) error {
 	if err := checkName("project", p.ID); err != nil {
 		return err
 	}
-	s.mu.Lock() // serialises check-then-set of metadata
-	defer s.mu.Unlock()
+	s.metaMu.Lock() // serialises check-then-set of metadata
+	defer s.metaMu.Unlock()
 	key := metaKey("project", p.ID)
 	ok, err := s.exists(key)
 	if err != nil {
@@ -109,8 +109,8 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 	if k.ID == "" || k.Hash == "" || k.Project == "" {
 		return fmt.Errorf("create key: id, hash and project are required")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	hk, ik := metaKey("key", k.Hash), metaKey("keyid", k.Project, k.ID)
 	for _, key := range [][]byte{hk, ik} {
 		ok, err := s.exists(key)
@@ -166,8 +166,8 @@ func (s *Store) ListKeys(ctx context.Context, project string) ([]store.APIKey, e
 
 // RevokeKey marks a key revoked.
 func (s *Store) RevokeKey(ctx context.Context, project, id string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	hb, closer, err := s.db.Get(metaKey("keyid", project, id))
 	if errors.Is(err, pdb.ErrNotFound) {
 		return fmt.Errorf("revoke key %s: %w", id, store.ErrNotFound)

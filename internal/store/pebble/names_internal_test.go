@@ -26,9 +26,9 @@ func openTest(t *testing.T, dir string, opts Options) *Store {
 
 func testSpan(service, name string, trace int, start time.Time) telemetry.Span {
 	var tid telemetry.TraceID
-	tid[0], tid[15] = 1, byte(trace)
+	tid[0], tid[14], tid[15] = 1, byte(trace>>8), byte(trace)
 	var sid telemetry.SpanID
-	sid[0], sid[7] = 1, byte(trace)
+	sid[0], sid[6], sid[7] = 1, byte(trace>>8), byte(trace)
 	return telemetry.Span{
 		TraceID: tid, SpanID: sid, Name: name, Kind: telemetry.KindServer,
 		StartUnixNano: start.UnixNano(), EndUnixNano: start.Add(time.Millisecond).UnixNano(),

@@ -15,6 +15,7 @@ package pebble
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	pdb "github.com/cockroachdb/pebble/v2"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -81,6 +83,13 @@ type Store struct {
 	// syncer bounds what is lost in a crash when writes do not sync (nil
 	// when they do).
 	syncer *walSyncer
+
+	// metaMu serialises read-modify-write of metadata (unique names, hit
+	// counters), apart from mu so that span writes never wait for it.
+	metaMu sync.Mutex
+	// hitWindows counts each breakpoint's admitted hits in the current
+	// minute (AdmitHits); guarded by metaMu.
+	hitWindows map[string]hitWindow
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -219,14 +228,25 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 	if err := s.guard.admit(); err != nil {
 		return fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
+	now := s.opts.Now()
+	// An exporter retries a batch it got no answer for: the same spans,
+	// stored once. A batch is known by its spans' IDs, in any order.
+	done := batchKey(s.partition(minStart(spans), now), project, fingerprint(spans))
+	switch _, closer, err := s.db.Get(done); {
+	case err == nil:
+		closer.Close()
+		return nil
+	case !errors.Is(err, pdb.ErrNotFound):
+		return fmt.Errorf("write %d spans: look the batch up: %w", len(spans), err)
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	_ = b.Set(done, nil, nil)
 	adm, err := s.names.admit(b, project, spans)
 	if err != nil {
 		return fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
 	defer s.names.settle(adm, false) // gives the names back if the write fails
-	now := s.opts.Now()
 	ps := make([]placed, 0, len(spans)-adm.nRefused)
 	lo, hi := ^uint32(0), uint32(0)
 	for i := range spans {
@@ -334,6 +354,34 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 	return adm.err()
 }
 
+// fingerprint identifies a batch by its spans' trace and span IDs, whatever
+// their order: two sums of per-span hashes under different seeds.
+func fingerprint(spans []telemetry.Span) [16]byte {
+	var a, c uint64
+	var buf [25]byte
+	for i := range spans {
+		copy(buf[:16], spans[i].TraceID[:])
+		copy(buf[16:24], spans[i].SpanID[:])
+		buf[24] = 0
+		a += xxhash.Sum64(buf[:])
+		buf[24] = 1
+		c += xxhash.Sum64(buf[:])
+	}
+	var fp [16]byte
+	binary.BigEndian.PutUint64(fp[:8], a)
+	binary.BigEndian.PutUint64(fp[8:], c)
+	return fp
+}
+
+// minStart is the earliest start of the spans.
+func minStart(spans []telemetry.Span) int64 {
+	m := spans[0].StartUnixNano
+	for i := range spans {
+		m = min(m, spans[i].StartUnixNano)
+	}
+	return m
+}
+
 func appendSeq(b []byte, seq uint64) []byte {
 	return append(b, byte(seq>>56), byte(seq>>48), byte(seq>>40), byte(seq>>32),
 		byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
@@ -367,7 +415,7 @@ func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock} {
+	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
 		if err := s.deleteRange(start, end, pdb.Sync); err != nil {

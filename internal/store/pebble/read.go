@@ -52,7 +52,21 @@ func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID)
 		return nil, store.ErrNotFound
 	}
 	store.SortSpans(spans)
-	return spans, nil
+	return dedupe(spans), nil
+}
+
+// dedupe drops spans written twice (a retried batch that the write-side
+// check did not recognise, such as the same spans in other batches): sorted
+// by start then span ID, copies are neighbours.
+func dedupe(spans []telemetry.Span) []telemetry.Span {
+	out := spans[:1]
+	for i := 1; i < len(spans); i++ {
+		if prev := &out[len(out)-1]; spans[i].SpanID == prev.SpanID && spans[i].StartUnixNano == prev.StartUnixNano {
+			continue
+		}
+		out = append(out, spans[i])
+	}
+	return out
 }
 
 // Services lists the project's services.

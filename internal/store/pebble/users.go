@@ -36,8 +36,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if u.ID == "" || strings.TrimSpace(u.Email) == "" {
 		return errors.New("create user: id and email are required")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	uk, ek := metaKey("user", u.ID), emailKey(u.Email)
 	for _, key := range [][]byte{uk, ek} {
 		ok, err := s.exists(key)
@@ -102,8 +102,8 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 
 // UpdateUser replaces a user; its email cannot change.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	old, err := s.User(ctx, u.ID)
 	if err != nil {
 		return err
@@ -123,8 +123,8 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 	if se.Hash == "" || se.UserID == "" {
 		return errors.New("create session: hash and user are required")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	key := metaKey("session", se.Hash)
 	ok, err := s.exists(key)
 	if err != nil {

@@ -42,11 +42,11 @@ func testBreakpoints(t *testing.T, open MetadataOpener) {
 	if all, _ := s.ListBreakpoints(ctx, "p", ""); len(all) != 3 {
 		t.Errorf("ListBreakpoints(all) = %d", len(all))
 	}
-	if err := s.RecordHits(ctx, "p", "b1", 3, base.Add(time.Minute)); err != nil {
-		t.Fatal(err)
+	if n, err := s.AdmitHits(ctx, "p", "b1", 3, 0, base.Add(time.Minute)); err != nil || n != 3 {
+		t.Fatalf("AdmitHits = %d, %v", n, err)
 	}
-	if err := s.RecordHits(ctx, "p", "b1", 2, base.Add(30*time.Second)); err != nil {
-		t.Fatal(err)
+	if n, err := s.AdmitHits(ctx, "p", "b1", 2, 0, base.Add(30*time.Second)); err != nil || n != 2 {
+		t.Fatalf("AdmitHits = %d, %v", n, err)
 	}
 	got, _ = s.Breakpoint(ctx, "p", "b1")
 	if got.Hits != 5 || got.LastHitAt == nil || !got.LastHitAt.Equal(base.Add(time.Minute)) {

@@ -51,6 +51,7 @@ func RunTraces(t *testing.T, open TraceOpener) {
 		{"Snapshots", testSnapshots},
 		{"Logs", testLogs},
 		{"OperationStats", testOperationStats},
+		{"IdempotentWrites", testIdempotentWrites},
 	})
 }
 
@@ -64,6 +65,7 @@ func RunMetadata(t *testing.T, open MetadataOpener) {
 		{"Users", testUsers},
 		{"Sessions", testSessions},
 		{"Settings", testSettings},
+		{"HitCounts", testHitCounts},
 	})
 }
 

@@ -127,6 +127,9 @@ type Frame struct {
 
 // Snapshot is the state captured when a breakpoint fired, scrubbed of PII.
 type Snapshot struct {
+	// ID is the SDK's name for the snapshot (NewRecordID), so that the
+	// server stores a retried upload once; empty: the server names it.
+	ID           string          `json:"id,omitempty"`
 	BreakpointID string          `json:"breakpointId"`
 	CapturePoint string          `json:"capturePoint,omitempty"`
 	File         string          `json:"file"`
@@ -142,6 +145,8 @@ type Snapshot struct {
 
 // LogLine is one rendered logpoint message.
 type LogLine struct {
+	// ID is the SDK's name for the line (NewRecordID), as for snapshots.
+	ID           string    `json:"id,omitempty"`
 	BreakpointID string    `json:"breakpointId"`
 	CapturePoint string    `json:"capturePoint,omitempty"`
 	File         string    `json:"file"`

@@ -28,10 +28,10 @@ func TestWireForm(t *testing.T) {
 		"CheckRequest":         protocol.CheckRequest{Instance: in, BreakpointID: "bp_1", Variables: map[string]any{"order": map[string]any{"total": 12000}}},
 		"CheckResponse":        []protocol.CheckResponse{{Capture: true}, {KillSwitch: true}, {Error: "order.total: no such variable"}, {Capture: true, Message: "order o-1 took 812ms"}},
 		"UploadRequest": protocol.UploadRequest{Instance: in,
-			Snapshots: []protocol.Snapshot{{BreakpointID: "bp_1", CapturePoint: "payment-failed", File: "/app/pay.go", Line: 42, Function: "main.pay", Time: at,
+			Snapshots: []protocol.Snapshot{{ID: "18aa9b5c1d2e3f4051a2b3c4", BreakpointID: "bp_1", CapturePoint: "payment-failed", File: "/app/pay.go", Line: 42, Function: "main.pay", Time: at,
 				TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", SpanID: "00f067aa0ba902b7", Variables: json.RawMessage(`{"email":"[REDACTED:email]"}`),
 				Stack: []protocol.Frame{{Function: "main.pay", File: "/app/pay.go", Line: 42}}}},
-			Logs: []protocol.LogLine{{BreakpointID: "bp_2", File: "/app/pay.go", Line: 42, Time: at, Message: "took 812ms"}}},
+			Logs: []protocol.LogLine{{ID: "18aa9b5c1d2e3f40d5e6f7a8", BreakpointID: "bp_2", File: "/app/pay.go", Line: 42, Time: at, Message: "took 812ms"}}},
 		"UploadResponse": []protocol.UploadResponse{{Accepted: 2}, {Accepted: 1, Rejected: 1, Errors: []string{`snapshots[1]: breakpoint "x" is unknown`}}},
 	}
 	got, err := json.MarshalIndent(msgs, "", "  ")

@@ -186,7 +186,7 @@ func (a *Agent) encodeEvent(ev *event, snaps *[]protocol.Snapshot, logs *[]proto
 	a.hook("serialize")
 	if ev.bp.tmpl != nil {
 		*logs = append(*logs, protocol.LogLine{
-			BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Time: ev.time,
+			ID: protocol.NewRecordID(ev.time), BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Time: ev.time,
 			TraceID: ev.traceID, SpanID: ev.spanID, Message: ev.message,
 		})
 		return
@@ -197,7 +197,7 @@ func (a *Agent) encodeEvent(ev *event, snaps *[]protocol.Snapshot, logs *[]proto
 		return
 	}
 	*snaps = append(*snaps, protocol.Snapshot{
-		BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Function: ev.function,
+		ID: protocol.NewRecordID(ev.time), BreakpointID: ev.bp.wire.ID, CapturePoint: ev.point, File: ev.file, Line: ev.line, Function: ev.function,
 		Time: ev.time, TraceID: ev.traceID, SpanID: ev.spanID, Variables: vars,
 		Stack: stackOf(ev.pcs, ev.file, ev.line), Truncated: ev.truncated,
 	})
