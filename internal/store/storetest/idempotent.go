@@ -28,7 +28,7 @@ func testIdempotentWrites(t *testing.T, open TraceOpener) {
 		span(res, 7, 3, 1, "cache.Get", t0.Add(2*time.Millisecond), time.Millisecond),
 	}
 	write(t, s, "p", batch...)
-	write(t, s, "p", batch...)                   // the same batch again
+	write(t, s, "p", batch...)                     // the same batch again
 	write(t, s, "p", batch[1], batch[2], batch[0]) // again, in another order
 	got, err := s.Trace(ctx, "p", tid(7))
 	if err != nil || len(got) != 3 {
