@@ -64,6 +64,14 @@ function hookRoute(req) {
   }
 }
 
+/** Whether req has a body to read, as body parsers decide it. */
+function hasBody(req) {
+  const h = req.headers;
+  if (h['transfer-encoding'] !== undefined) return true;
+  const len = h['content-length'];
+  return len !== undefined && len !== '0';
+}
+
 /**
  * Starts the span of req and calls next in its context. Shared by
  * requestHandler and tracingHandler.
@@ -87,13 +95,15 @@ function tracekitExpressMiddleware(req, res, next) {
     return;
   }
   hookRoute(req);
-  res.once('close', () => {
+  // 'close' comes once, after the response is sent or the client left.
+  res.on('close', () => {
     if (t.route === undefined) t.route = routeTemplate(req.baseUrl, req.route);
     t.end(res.headersSent ? res.statusCode : 0);
   });
   // Body parsers call next from the request stream's events, which run in
-  // the connection's context, not this one: run them in the request's.
-  bindEmitter(sdk.contextManager, t.context, req);
+  // the connection's context, not this one: run them in the request's. A
+  // request without a body is not read, and skips the cost.
+  if (hasBody(req)) bindEmitter(sdk.contextManager, t.context, req);
   sdk.contextManager.with(t.context, next);
 }
 
@@ -117,4 +127,4 @@ function errorHandler() {
   };
 }
 
-module.exports = { requestHandler, tracingHandler, errorHandler, TRACE, routeTemplate };
+module.exports = { requestHandler, tracingHandler, errorHandler, TRACE, routeTemplate, hasBody };

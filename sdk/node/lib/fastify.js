@@ -11,6 +11,7 @@
 const state = require('./state');
 const { startRequest } = require('./server');
 const { bindEmitter } = require('./context');
+const { hasBody } = require('./express');
 
 const TRACE = Symbol.for('tracekit.requestTrace');
 
@@ -41,7 +42,7 @@ function onRequest(request, reply, done) {
   }
   // The body is read from the request stream, whose events run in the
   // connection's context: run them, and the handler after them, in ours.
-  bindEmitter(sdk.contextManager, t.context, raw);
+  if (hasBody(raw)) bindEmitter(sdk.contextManager, t.context, raw);
   sdk.contextManager.with(t.context, done);
 }
 
