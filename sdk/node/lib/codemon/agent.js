@@ -16,6 +16,17 @@
 // message. So a condition on a field the scrubber redacts compares with the
 // marker, never the value (docs/protocol.md).
 
+// LINE_HIT_TIMEOUT_MS bounds scrubbing and bounding a line hit's variables,
+// which runs after the paused application resumed.
+const LINE_HIT_TIMEOUT_MS = 25;
+
+// recordId names a snapshot or log line as protocol.NewRecordID does: the
+// capture time in Unix nanoseconds (16 hex digits) and 4 random bytes, so
+// that the server stores an upload retried after a timeout once.
+function recordId(ms) {
+  const ns = BigInt(Math.max(0, Math.floor(ms))) * 1000000n;
+  return ns.toString(16).padStart(16, '0') + crypto.randomBytes(4).toString('hex');
+}
 const os = require('node:os');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
@@ -465,7 +476,7 @@ class Agent {
     this.fire(bp, {
       point: '', file: String(hit.file || bp.file), line: Number(hit.line || bp.line), function: String(hit.function || ''),
       stack, traceId: hit.traceId || '', spanId: hit.spanId || '', time,
-    }, hit.variables);
+    }, hit.variables, true);
   }
 
   // --- hits -----------------------------------------------------------------
@@ -515,7 +526,10 @@ class Agent {
   }
 
   // fire handles one breakpoint's hit: data is read here, synchronously.
-  fire(bp, site, data) {
+  // A line hit's data are plain values the inspector already bounded, read
+  // after the application resumed: its capture has more time than a
+  // capture point's, which runs on the application's own call.
+  fire(bp, site, data, lineHit = false) {
     const now = this.now();
     if (this.expired(bp, now)) return;
     if (!bp.limit.peek(now)) {
@@ -523,7 +537,8 @@ class Agent {
       return;
     }
     this.hook('capture');
-    const { vars, truncated, stats } = capture(data, bp.limits, this.scrub);
+    const limits = lineHit ? { ...bp.limits, timeoutMs: Math.max(bp.limits.timeoutMs, LINE_HIT_TIMEOUT_MS) } : bp.limits;
+    const { vars, truncated, stats } = capture(data, limits, this.scrub);
     if (site.traceId === undefined) {
       const ids = activeSpanIds();
       site.traceId = ids[0] || '';
@@ -732,7 +747,8 @@ class Agent {
     for (const ev of evs) {
       try {
         this.hook('serialize');
-        const base = { breakpointId: ev.bp.id };
+        if (!ev.id) ev.id = recordId(ev.time);
+        const base = { id: ev.id, breakpointId: ev.bp.id };
         if (ev.point) base.capturePoint = ev.point;
         base.file = ev.file;
         base.line = ev.line;

@@ -78,6 +78,9 @@ class Walker {
     this.scrub = scrub && scrub.enabled ? scrub : null;
     this.deadline = this.lim.timeoutMs > 0 ? now() + this.lim.timeoutMs : 0;
     this.bytes = 0;
+    // varCap is where the variable being captured must stop: its fair
+    // share of what is left of maxPayload (see capture).
+    this.varCap = Infinity;
     this.ticks = 0;
     this.stopped = false;
     this.path = [];
@@ -86,7 +89,7 @@ class Walker {
 
   add(n) {
     this.bytes += n;
-    if (this.lim.maxPayload > 0 && this.bytes > this.lim.maxPayload && !this.stopped) {
+    if (this.lim.maxPayload > 0 && this.bytes > Math.min(this.varCap, this.lim.maxPayload) && !this.stopped) {
       this.stats.payloadExceeded = true;
       this.stopped = true;
     }
@@ -422,6 +425,15 @@ function capture(vars, limits, scrub) {
   } else {
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
+      // Each variable gets a fair share of what is left of the payload, so
+      // that a large one (an HTTP request, say) cannot crowd out the
+      // variables after it.
+      if (!w.stats.timedOut && !(w.lim.maxPayload > 0 && w.bytes >= w.lim.maxPayload)) {
+        w.stopped = false;
+        if (w.lim.maxPayload > 0) {
+          w.varCap = w.bytes + Math.max(256, Math.floor((w.lim.maxPayload - w.bytes) / (names.length - i)));
+        }
+      }
       if (w.stopped) {
         for (const rest of names.slice(i)) out[w.key(out, rest)] = { [TRUNCATED_KEY]: true };
         out[TRUNCATED_KEY] = true;

@@ -46,6 +46,9 @@ class Walker {
     this.values = 0;
     this.truncated = 0;
     this.stopped = false;
+    // cap is where the variable being read must stop (its fair share of
+    // maxProperties, see serialize).
+    this.cap = lim.maxProperties;
     this.usedGroup = false;
   }
 
@@ -74,7 +77,13 @@ class Walker {
 
   count() {
     this.values++;
-    if (this.values >= this.lim.maxProperties) this.stopped = true;
+    if (this.values >= this.cap) this.stopped = true;
+  }
+
+  // over reports whether the whole capture must stop: the time budget or
+  // maxProperties is spent.
+  over() {
+    return this.values >= this.lim.maxProperties || process.hrtime.bigint() > this.lim.deadline;
   }
 
   cut() {
@@ -267,6 +276,15 @@ function lengthOf(description) {
 
 // functionName names a function from its description (its source text),
 // which is never captured whole.
+// weight orders variables for reading: primitives, then arrays and plain
+// objects, then everything else.
+function weight(p) {
+  const v = p.value;
+  if (!v || v.type !== 'object' || v.subtype === 'null') return 0;
+  if (v.subtype === 'array') return 1;
+  return v.className === 'Object' ? 1 : 2;
+}
+
 function functionName(description) {
   const m = /^\s*(?:async\s+)?(?:function\s*\*?\s*|class\s+)([\w$]+)/.exec(description || '');
   return m ? `[function ${m[1]}]` : '[function]';
@@ -287,6 +305,11 @@ function serialize(post, frame, lim) {
   for (let i = 0; i < chain.length; i++) if (chain[i].type === 'closure') outer = i;
   if (outer >= 0 && !chain.slice(outer + 1).every((sc) => sc.type === 'global' || sc.type === 'script')) outer = -1;
   try {
+    // First the names of every variable, then their values, each variable
+    // with a fair share of what is left of maxProperties: a large object
+    // (an HTTP request, say) must not use it all up before the variables
+    // after it are read.
+    const entries = [];
     for (let i = 0; i < chain.length; i++) {
       const scope = chain[i];
       if (i === outer || !SCOPES.has(scope.type) || !scope.object || !scope.object.objectId) continue;
@@ -295,14 +318,24 @@ function serialize(post, frame, lim) {
       for (const p of res.result) {
         if (seen.has(p.name)) continue;
         seen.add(p.name);
-        if (w.stopped) {
-          w.truncated++;
-          variables[p.name] = { [TRUNCATED_KEY]: true };
-          continue;
-        }
-        variables[p.name] = w.prop(p, 1);
+        entries.push(p);
       }
     }
+    // Small values first, so that they are never cut for a large one.
+    entries.sort((a, b) => weight(a) - weight(b));
+    for (let i = 0; i < entries.length; i++) {
+      const p = entries[i];
+      if (w.over()) {
+        w.stopped = true;
+        w.truncated++;
+        variables[p.name] = { [TRUNCATED_KEY]: true };
+        continue;
+      }
+      w.stopped = false;
+      w.cap = w.values + Math.max(1, Math.floor((lim.maxProperties - w.values) / (entries.length - i)));
+      variables[p.name] = w.prop(p, 1);
+    }
+    w.stopped = w.over();
     const t = frame.this;
     if (!seen.has('this') && t && t.type === 'object' && t.subtype !== 'null' && t.className !== 'global' && !w.stopped) {
       variables.this = w.value(t, 1);
