@@ -411,7 +411,18 @@ func (s *Service) changed(ctx context.Context, project, service string) {
 // Run re-checks every second the breakpoint sets that SDKs are subscribed to,
 // so that expiries reach them without a user action. It returns when ctx is
 // done.
+//
+// On a metadata store that several servers share (store.BreakpointWatcher),
+// it also pushes changes made through the other servers as they happen.
 func (s *Service) Run(ctx context.Context) {
+	if w, ok := s.st.(store.BreakpointWatcher); ok {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			s.watch(ctx, w)
+		}()
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -425,6 +436,34 @@ func (s *Service) Run(ctx context.Context) {
 			s.changed(ctx, k.project, k.service)
 		}
 		s.hub.prune(s.now())
+	}
+}
+
+// watch pushes the changes another server made to this server's streams,
+// watching again after a failure; an empty project means that changes may
+// have been missed (a reconnect), and every subscribed service is refreshed.
+func (s *Service) watch(ctx context.Context, w store.BreakpointWatcher) {
+	backoff := time.Second
+	for {
+		err := w.WatchBreakpoints(ctx, func(project, service string) {
+			if project == "" {
+				for _, k := range s.hub.subscribedServices() {
+					s.changed(ctx, k.project, k.service)
+				}
+				return
+			}
+			s.changed(ctx, project, service)
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("watch breakpoint changes of other servers; the once-a-second refresh carries them meanwhile", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
 	}
 }
 
