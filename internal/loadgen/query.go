@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
-	"github.com/tracekit-oss/tracekit/internal/store/pebble"
+	"github.com/tracekit-oss/tracekit/internal/store/backend"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
@@ -77,11 +77,12 @@ func Query(ctx context.Context, cfg QueryConfig) (QueryResult, error) {
 		return res, fmt.Errorf("--data %s is not empty: bench query fills a fresh store", dir)
 	}
 	now := time.Now()
-	st, err := pebble.Open(dir, pebble.Options{Now: func() time.Time { return now }})
+	stores, err := backend.Open(ctx, backend.Config{DataDir: dir, Now: func() time.Time { return now }})
 	if err != nil {
 		return res, err
 	}
-	defer st.Close()
+	defer stores.Close()
+	st := stores.Traces
 	progress := cfg.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -130,7 +131,7 @@ func Query(ctx context.Context, cfg QueryConfig) (QueryResult, error) {
 		return res, err
 	}
 	res.LoadSpansPerS = float64(res.Spans) / time.Since(start).Seconds()
-	res.BytesPerSpan = float64(st.DiskUsage()) / float64(res.Spans)
+	res.BytesPerSpan = float64(stores.DiskUsage()) / float64(res.Spans)
 	if len(sample) == 0 {
 		return res, errors.New("no traces sampled")
 	}

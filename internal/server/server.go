@@ -31,7 +31,6 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/retention"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/backend"
-	"github.com/tracekit-oss/tracekit/internal/store/pebble"
 	"github.com/tracekit-oss/tracekit/internal/web"
 )
 
@@ -110,7 +109,7 @@ func DefaultLimits() Limits {
 		MaxInFlightBytes: ingest.DefaultBudgetBytes, MaxSpansPerRequest: 100_000, MaxAttributes: 256, MaxValueDepth: 32,
 		MinBodyRate: 4 << 10, BodyTimeout: 2 * time.Minute, WriteTimeout: 2 * time.Minute,
 		MaxConns: 4096, MaxConnsPerIP: 1024, MaxStreams: codemon.DefaultMaxStreams, MaxStreamsPerKey: codemon.DefaultMaxStreamsPerKey,
-		MaxServices: pebble.DefaultMaxServices, MaxOperations: pebble.DefaultMaxOperations, MinFreeDisk: pebble.DefaultMinFreeBytes,
+		MaxServices: backend.DefaultMaxServices, MaxOperations: backend.DefaultMaxOperations, MinFreeDisk: backend.DefaultMinFreeBytes,
 	}
 }
 
@@ -238,11 +237,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	stores, err := backend.Open(ctx, backend.Config{
 		Traces: cfg.Storage, TracesURL: cfg.StorageURL, Metadata: cfg.Metadata, MetadataURL: cfg.MetadataURL,
-		DataDir: cfg.DataDir, Retention: cfg.Retention, Logger: log,
-		Pebble: pebble.Options{
-			Sync: cfg.Sync, Logger: log,
-			MaxServices: cfg.Limits.MaxServices, MaxOperations: cfg.Limits.MaxOperations, MinFreeBytes: cfg.Limits.MinFreeDisk,
-		},
+		DataDir: cfg.DataDir, Retention: cfg.Retention, Logger: log, Sync: cfg.Sync,
+		MaxServices: cfg.Limits.MaxServices, MaxOperations: cfg.Limits.MaxOperations, MinFreeBytes: cfg.Limits.MinFreeDisk,
 	})
 	if err != nil {
 		return nil, err

@@ -40,12 +40,26 @@ type Config struct {
 	// DataDir is the embedded store's directory, used when either store is
 	// on Pebble.
 	DataDir string
-	// Pebble configures the embedded store (Retention is set from below).
-	Pebble pebble.Options
+	// Sync makes each write of the embedded store wait for fsync.
+	Sync bool
+	// MaxServices and MaxOperations bound a project's service names and a
+	// service's operation names (zero: the defaults below); MinFreeBytes is
+	// the free space under which the embedded store refuses writes.
+	MaxServices, MaxOperations int
+	MinFreeBytes               int64
 	// Retention is how long spans are kept.
 	Retention time.Duration
 	Logger    *slog.Logger
+	// Now is the stores' clock (tests, benchmarks); nil: time.Now.
+	Now func() time.Time
 }
+
+// Defaults of the limits above.
+const (
+	DefaultMaxServices   = pebble.DefaultMaxServices
+	DefaultMaxOperations = pebble.DefaultMaxOperations
+	DefaultMinFreeBytes  = pebble.DefaultMinFreeBytes
+)
 
 // Validate checks the choice of backends, naming the flag to change.
 func (c *Config) Validate() error {
@@ -100,12 +114,10 @@ func Open(ctx context.Context, cfg Config) (*Stores, error) {
 		if embedded != nil {
 			return embedded, nil
 		}
-		opts := cfg.Pebble
-		opts.Retention = cfg.Retention
-		if opts.Logger == nil {
-			opts.Logger = cfg.Logger
-		}
-		p, err := pebble.Open(cfg.DataDir, opts)
+		p, err := pebble.Open(cfg.DataDir, pebble.Options{
+			Sync: cfg.Sync, Retention: cfg.Retention, Logger: cfg.Logger, Now: cfg.Now,
+			MaxServices: cfg.MaxServices, MaxOperations: cfg.MaxOperations, MinFreeBytes: cfg.MinFreeBytes,
+		})
 		if err != nil {
 			return nil, err
 		}
