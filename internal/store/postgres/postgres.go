@@ -59,6 +59,9 @@ type Store struct {
 	log          *slog.Logger
 	now          func() time.Time
 	where        string // host:port/database, for messages
+	// pingEvery is how long the watcher's connection may stay silent
+	// before it is pinged: listenPing, shorter in tests.
+	pingEvery time.Duration
 
 	// Close ends the running watchers before it closes the pool.
 	mu       sync.Mutex
@@ -81,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		// pgx's message names the URL's faulty part and hides a password.
-		return nil, fmt.Errorf("--metadata-url: %w", err)
+		return nil, fmt.Errorf("--metadata-url: %w; want e.g. postgres://tracekit@127.0.0.1:5432/tracekit", err)
 	}
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = int32(min(cfg.MaxConns, 1<<20))
@@ -104,6 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		now:          cfg.Now,
 		where:        net.JoinHostPort(pc.ConnConfig.Host, strconv.Itoa(int(pc.ConnConfig.Port))) + "/" + pc.ConnConfig.Database,
 		done:         make(chan struct{}),
+		pingEvery:    listenPing,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -28,12 +28,12 @@ import (
 
 // server is the cluster TestMain started.
 var server struct {
-	dir   string // the cluster's directory, socket and log
-	port  int
+	dir    string // the cluster's directory, socket and log
+	port   int
 	cmd    *exec.Cmd
 	exited chan error // receives cmd.Wait's result
-	admin string // URL of the postgres database, for CREATE DATABASE
-	dbs   atomic.Int64
+	admin  string     // URL of the postgres database, for CREATE DATABASE
+	dbs    atomic.Int64
 }
 
 func TestMain(m *testing.M) {

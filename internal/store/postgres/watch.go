@@ -19,11 +19,13 @@ const (
 )
 
 // Watcher timing: how long the listening connection may stay silent before
-// it is pinged (so that a connection lost without a word is noticed), and
-// how long to wait before connecting again, doubling from the first to the
-// last.
+// it is pinged (so that a connection lost without a word, as behind a
+// failed NAT or load balancer, is noticed within about 35 s), how long the
+// ping may take, and how long to wait before connecting again, doubling
+// from the first to the last.
 const (
 	listenPing   = 30 * time.Second
+	pingTimeout  = 5 * time.Second
 	retryFirst   = 100 * time.Millisecond
 	retryLongest = 5 * time.Second
 )
@@ -102,7 +104,7 @@ func (s *Store) listen(ctx context.Context, changed func(project, service string
 	}
 	changed("", "")
 	for {
-		wctx, cancel := context.WithTimeout(ctx, listenPing)
+		wctx, cancel := context.WithTimeout(ctx, s.pingEvery)
 		n, err := conn.WaitForNotification(wctx)
 		silent := wctx.Err() != nil && ctx.Err() == nil
 		cancel()
@@ -117,7 +119,7 @@ func (s *Store) listen(ctx context.Context, changed func(project, service string
 		case ctx.Err() != nil:
 			return true, ctx.Err()
 		case silent && !conn.IsClosed():
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			pctx, cancel := context.WithTimeout(ctx, min(pingTimeout, s.pingEvery))
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil {
