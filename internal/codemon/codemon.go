@@ -440,19 +440,23 @@ func (s *Service) Run(ctx context.Context) {
 }
 
 // watch pushes the changes another server made to this server's streams,
-// watching again after a failure; an empty project means that changes may
-// have been missed (a reconnect), and every subscribed service is refreshed.
+// watching again after a failure. An empty service means any service of
+// the project, an empty project any project (the watcher says so after it
+// reconnects, since changes meanwhile were missed).
 func (s *Service) watch(ctx context.Context, w store.BreakpointWatcher) {
 	backoff := time.Second
 	for {
 		err := w.WatchBreakpoints(ctx, func(project, service string) {
-			if project == "" {
-				for _, k := range s.hub.subscribedServices() {
-					s.changed(ctx, k.project, k.service)
-				}
+			if project != "" && service != "" {
+				s.changed(ctx, project, service)
 				return
 			}
-			s.changed(ctx, project, service)
+			// Empty means any: after a reconnect, or a change of a whole project.
+			for _, k := range s.hub.subscribedServices() {
+				if project == "" || k.project == project {
+					s.changed(ctx, k.project, k.service)
+				}
+			}
 		})
 		if ctx.Err() != nil {
 			return

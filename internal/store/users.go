@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -87,3 +88,7 @@ type SettingsStore interface {
 	Settings(ctx context.Context) (Settings, error)
 	PutSettings(ctx context.Context, s Settings) error
 }
+
+// EmailKey is the form in which an email address is unique among users:
+// trimmed and in lower case. Every backend compares emails by it.
+func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

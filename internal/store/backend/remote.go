@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/store/postgres"
 )
 
 // openTraces opens a trace store on a server of its own (ClickHouse).
@@ -14,5 +15,9 @@ func openTraces(ctx context.Context, cfg Config) (store.TraceStore, error) {
 
 // openMetadata opens a metadata store on a server of its own (PostgreSQL).
 func openMetadata(ctx context.Context, cfg Config) (store.MetadataStore, error) {
-	return nil, errors.New("the PostgreSQL metadata store is not part of this build yet")
+	s, err := postgres.Open(ctx, postgres.Config{URL: cfg.MetadataURL, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err // not a nil *Store in a non-nil interface
+	}
+	return s, nil
 }

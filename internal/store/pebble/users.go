@@ -28,7 +28,7 @@ var (
 )
 
 func emailKey(email string) []byte {
-	return metaKey("useremail", strings.ToLower(strings.TrimSpace(email)))
+	return metaKey("useremail", store.EmailKey(email))
 }
 
 // CreateUser stores a new user and its email index.

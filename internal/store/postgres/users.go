@@ -20,7 +20,7 @@ var (
 
 // emailKey is the form of a sign-in name that users.email_key holds and
 // lookups compare: trimmed and lower-cased, as on the embedded store.
-func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+func emailKey(email string) string { return store.EmailKey(email) }
 
 // CreateUser stores a new user; its ID and its email are unique.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
