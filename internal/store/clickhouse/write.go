@@ -3,9 +3,11 @@ package clickhouse
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
@@ -33,8 +35,8 @@ func (s *Store) partition(start int64, now time.Time) uint16 {
 	return dayNumber(start)
 }
 
-// WriteSpans appends spans: first their trace index and operation names,
-// then the spans, each table in one INSERT. When it returns nil the server
+// WriteSpans appends spans, their trace index rows and their operation
+// names, each table in one INSERT. When it returns nil the server
 // has written every row to its parts. Written again, as an exporter retries,
 // the spans are read back once (see the package README).
 func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetry.Span) error {
@@ -84,16 +86,29 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		ops.u8(uint8(k.kind))
 		ops.i64(first)
 	}
-	// The index first: a span is never readable without its index row, and
-	// after a failure the exporter's retry writes whatever is missing.
-	if err := s.c.insert(ctx, "trace_index", traceIndexColumns, idx.b); err != nil {
-		return fmt.Errorf("write %d spans: insert into trace_index: %w", len(spans), err)
+	// The three INSERTs go at once: each costs the server a new part, and
+	// their order does not matter to readers, which find a trace through
+	// both the index and the spans and skip it until both are there.
+	tables := [...]struct {
+		name, columns string
+		rows          []byte
+	}{
+		{"trace_index", traceIndexColumns, idx.b},
+		{"operations", operationColumns, ops.b},
+		{"spans", spanColumns, rows.b},
 	}
-	if err := s.c.insert(ctx, "operations", operationColumns, ops.b); err != nil {
-		return fmt.Errorf("write %d spans: insert into operations: %w", len(spans), err)
+	var errs [len(tables)]error
+	var wg sync.WaitGroup
+	for i := range tables {
+		wg.Go(func() {
+			if err := s.c.insert(ctx, tables[i].name, tables[i].columns, tables[i].rows); err != nil {
+				errs[i] = fmt.Errorf("insert into %s: %w", tables[i].name, err)
+			}
+		})
 	}
-	if err := s.c.insert(ctx, "spans", spanColumns, rows.b); err != nil {
-		return fmt.Errorf("write %d spans: insert into spans: %w", len(spans), err)
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
 	return nil
 }
