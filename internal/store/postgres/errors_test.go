@@ -47,7 +47,7 @@ func TestOpenErrors(t *testing.T) {
 	f("mysql://localhost/db", "--metadata-url")
 	f(fmt.Sprintf("postgres://tk:s3cret@127.0.0.1:%d/tracekit?sslmode=disable", port),
 		"--metadata-url", fmt.Sprintf("connect to PostgreSQL at 127.0.0.1:%d/tracekit", port))
-	f(fmt.Sprintf("postgres://postgres@127.0.0.1:%d/no_such_db?sslmode=disable", server.port),
+	f("postgres://postgres@"+server.Addr()+"/no_such_db?sslmode=disable",
 		"--metadata-url", "no_such_db")
 }
 

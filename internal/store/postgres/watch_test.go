@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -226,8 +225,8 @@ func waitErr(t *testing.T, c <-chan error) error {
 func TestWatchSilentConnectionLoss(t *testing.T) {
 	url := newDatabase(t)
 	ctx := context.Background()
-	px := newProxy(t, fmt.Sprintf("127.0.0.1:%d", server.port))
-	viaProxy := strings.Replace(url, fmt.Sprintf("127.0.0.1:%d", server.port), px.addr(), 1)
+	px := newProxy(t, server.Addr())
+	viaProxy := strings.Replace(url, server.Addr(), px.addr(), 1)
 	s, err := Open(ctx, Config{URL: viaProxy, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
