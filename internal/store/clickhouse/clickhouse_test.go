@@ -7,42 +7,40 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/store/clickhouse/chtest"
 	"github.com/tracekit-oss/tracekit/internal/store/storetest"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
 // serverURL is the ClickHouse server every test of this binary uses: one
-// started by TestMain, or the one TRACEKIT_CLICKHOUSE_URL names (to run
-// the suite against another version).
+// started by TestMain (chtest), or the one TRACEKIT_CLICKHOUSE_URL names
+// (to run the suite against another version).
 var serverURL string
+
+// server is the server TestMain started.
+var server *chtest.Server
 
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	var srv *testServer
-	if u := os.Getenv("TRACEKIT_CLICKHOUSE_URL"); u != "" {
-		serverURL = strings.TrimSuffix(u, "/")
-	} else {
-		start := time.Now()
-		var err error
-		if srv, err = startServer(); err != nil {
-			fmt.Fprintf(os.Stderr, "clickhouse tests need a ClickHouse server: %v\n", err)
-			return 1
-		}
-		serverURL = srv.url
+	start := time.Now()
+	var err error
+	if server, err = chtest.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "clickhouse tests need a ClickHouse server: %v\n", err)
+		return 1
+	}
+	serverURL = server.URL()
+	if os.Getenv("TRACEKIT_CLICKHOUSE_URL") == "" {
 		fmt.Fprintf(os.Stderr, "clickhouse tests: server at %s ready in %v\n", serverURL, time.Since(start).Round(time.Millisecond))
 	}
 	code := m.Run()
-	if srv != nil {
-		srv.stop() // before the leak check: a goroutine waits for its process
-	}
+	server.Stop() // before the leak check: a goroutine waits for its process
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
@@ -52,21 +50,11 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-var dbSeq atomic.Int64
-
 // freshDatabase names a database no other test uses and drops it when the
 // test ends.
 func freshDatabase(t testing.TB) string {
 	t.Helper()
-	name := fmt.Sprintf("tk_test_%d_%d", os.Getpid(), dbSeq.Add(1))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := adminExec(ctx, serverURL, "DROP DATABASE IF EXISTS "+name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	return name
+	return strings.TrimPrefix(server.NewDatabase(t), serverURL+"/")
 }
 
 func openDB(t testing.TB, db string, now func() time.Time) *Store {
