@@ -24,6 +24,18 @@ func TestFromHeader(t *testing.T) {
 	f(http.Header{"Authorization": {"Bearer k2"}}, "k2")
 	f(http.Header{"Authorization": {"bearer k3"}}, "k3")
 	f(http.Header{"Authorization": {"Basic abc"}}, "")
+	basic := func(user, password string) http.Header {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.SetBasicAuth(user, password)
+		return r.Header
+	}
+	f(basic("grafana", "tk_secret"), "tk_secret")
+	f(basic("", "tk:with:colons"), "tk:with:colons")
+	f(basic("tk_only_a_user", ""), "")
+	f(http.Header{"Authorization": {"basic " + basic("u", "k4").Get("Authorization")[6:]}}, "k4")
+	h := basic("u", "k5")
+	h.Set("X-API-Key", "k1")
+	f(h, "k1")
 	f(http.Header{"X-Api-Key": {"k1"}, "Authorization": {"Bearer k2"}}, "k1")
 	f(http.Header{}, "")
 }
@@ -81,6 +93,47 @@ func TestBootstrapAndAuthenticate(t *testing.T) {
 	}
 	if _, _, err := auth.CreateKey(ctx, st, auth.DefaultProject, "x", store.ScopeAdmin, "short", now); err == nil {
 		t.Error("a short seeded secret was accepted")
+	}
+}
+
+// seedRace is a store where another server, on the same metadata store,
+// seeds the same key between Bootstrap's look-up and its insert.
+type seedRace struct {
+	*pebble.Store
+	other func(ctx context.Context) error
+}
+
+func (s *seedRace) KeyByHash(ctx context.Context, hash string) (store.APIKey, error) {
+	if other := s.other; other != nil {
+		s.other = nil
+		if err := other(ctx); err != nil {
+			return store.APIKey{}, err
+		}
+		return store.APIKey{}, store.ErrNotFound // what this server saw before the other's insert
+	}
+	return s.Store.KeyByHash(ctx, hash)
+}
+
+// TestBootstrapSeedRace: two servers starting at once with the same seed
+// both start, and the seed is one admin key.
+func TestBootstrapSeedRace(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const seed = "seeded-key-0123456789"
+	now := time.Now()
+	racy := &seedRace{Store: st, other: func(ctx context.Context) error {
+		_, err := auth.Bootstrap(ctx, st, seed, now)
+		return err
+	}}
+	ctx := context.Background()
+	if created, err := auth.Bootstrap(ctx, racy, seed, now); err != nil || created != "" {
+		t.Fatalf("the second server's Bootstrap: %q, %v; want it to find the key the first one seeded", created, err)
+	}
+	if keys, _ := st.ListKeys(ctx, auth.DefaultProject); len(keys) != 1 {
+		t.Errorf("%d keys, want the seeded one: %+v", len(keys), keys)
 	}
 }
 
