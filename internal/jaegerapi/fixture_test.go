@@ -56,7 +56,9 @@ func sid(s string) telemetry.SpanID {
 
 func at(d time.Duration) int64 { return t0.Add(d).UnixNano() }
 
-func str(k, v string) telemetry.Attribute { return telemetry.Attribute{Key: k, Value: telemetry.StringValue(v)} }
+func str(k, v string) telemetry.Attribute {
+	return telemetry.Attribute{Key: k, Value: telemetry.StringValue(v)}
+}
 
 // fixtureSpans returns the default project's traces: a checkout across
 // three services (server, client, error status, an exception event, a

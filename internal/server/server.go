@@ -27,6 +27,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/auth"
 	"github.com/tracekit-oss/tracekit/internal/codemon"
 	"github.com/tracekit-oss/tracekit/internal/ingest"
+	"github.com/tracekit-oss/tracekit/internal/jaegerapi"
 	"github.com/tracekit-oss/tracekit/internal/reqbody"
 	"github.com/tracekit-oss/tracekit/internal/retention"
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -294,6 +295,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	s.codemon.RegisterSDK(mux, authn)
 	s.codemon.RegisterAPI(mux, authn)
 	api.New(st, s.codemon, log).Register(mux, authn)
+	// The trace store itself, so that its optional ServiceMapReader is found.
+	jaegerapi.New(stores.Traces, log).Register(mux, authn)
 	if s.firstPwd, err = web.Bootstrap(ctx, stores.Metadata, cfg.AdminPassword, time.Now()); err != nil {
 		return nil, err
 	}
