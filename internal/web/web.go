@@ -165,6 +165,8 @@ func assetsVersion(static fs.FS) (string, error) {
 // layout.html.
 var pageNames = []string{
 	"login", "error", "traces", "trace", "services", "codemon", "breakpoint", "snapshots", "snapshot", "compare", "logs", "settings",
+	"servicemap",
+	"tracecompare",
 }
 
 func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
@@ -194,7 +196,9 @@ func (d *Dashboard) Register(mux api.Router) {
 	}
 	p("GET /traces", d.tracesPage)
 	p("GET /traces/{traceID}", d.tracePage)
+	p("GET /traces/compare", d.traceComparePage)
 	p("GET /services", d.servicesPage)
+	p("GET /servicemap", d.serviceMapPage)
 	p("GET /codemon", d.codemonPage)
 	p("GET /codemon/new", d.breakpointForm)
 	p("POST /codemon/breakpoints", d.createBreakpoint)
