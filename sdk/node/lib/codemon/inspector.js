@@ -144,6 +144,13 @@ class LineBreakpoints {
     this._byV8 = new Map();
     // scriptId -> url, filled while the Debugger domain is enabled
     this._scripts = new Map();
+    // source maps: the last list given to update, how many of its
+    // breakpoints have no generated location yet, and whether a script
+    // with a source map was parsed during an update (see _scriptParsed)
+    this._lastList = [];
+    this._unmapped = 0;
+    this._updating = false;
+    this._again = false;
     this._onPaused = (msg) => this._paused(msg);
     this._onScriptParsed = (msg) => this._scriptParsed(msg);
     this._onResolved = (msg) => this._resolved(msg);
@@ -155,19 +162,45 @@ class LineBreakpoints {
   // place. Returns the IDs installed, resolved to a loaded script or
   // pending until one loads.
   update(breakpoints) {
+    if (this._updating) {
+      this._again = true;
+      return new Set(this._byBp.keys());
+    }
+    this._updating = true;
+    this._again = false;
+    try {
+      let installed = this._update(breakpoints);
+      // A script with a source map was parsed meanwhile (Debugger.enable
+      // replays them): breakpoints without a generated location may have
+      // one now.
+      if (this._again && this._unmapped > 0) {
+        this._again = false;
+        installed = this._update(breakpoints);
+      }
+      return installed;
+    } finally {
+      this._updating = false;
+      this._again = false;
+    }
+  }
+
+  _update(breakpoints) {
     const installed = new Set();
     if (this._disabled || this._closed) return installed;
     try {
-      const wanted = new Map(); // bp id -> { bp, key, regex, line }
-      for (const bp of Array.isArray(breakpoints) ? breakpoints : []) {
+      this._lastList = Array.isArray(breakpoints) ? breakpoints.slice() : [];
+      this._unmapped = 0;
+      const wanted = new Map(); // bp id -> { bp, key, regex, line, column }
+      for (const bp of this._lastList) {
         if (!bp || typeof bp.id !== 'string' || bp.id === '') continue;
         const line = Number(bp.line);
         const file = normalizeFile(bp.file);
         if (!file || !Number.isInteger(line) || line < 1) continue;
         const target = this._target(file, line);
+        if (!target.mapped) this._unmapped++;
         const regex = urlRegexFor(target.file);
-        const key = `${target.line}\u0000${regex}`;
-        wanted.set(bp.id, { bp, key, regex, line: target.line });
+        const key = `${target.line}${target.column ? `:${target.column}` : ''}\u0000${regex}`;
+        wanted.set(bp.id, { bp, key, regex, line: target.line, column: target.column });
       }
 
       // Remove what is gone or moved.
@@ -220,14 +253,18 @@ class LineBreakpoints {
 
   _target(file, line) {
     // A breakpoint on a source-mapped file (TypeScript...) is set on the
-    // generated line of the generated script when a source map is known.
+    // generated line (and column, in a minified line) of the generated
+    // script when a source map is known.
     try {
-      const t = sourcemaps.generatedLocation(file, line);
-      if (t) return t;
+      const t = sourcemaps.generatedLocation(file, line, (key, msg) => this._warn(`sourcemap:${key}`, msg));
+      if (t && typeof t.file === 'string' && t.file !== '' && Number.isInteger(t.line) && t.line >= 1) {
+        const column = Number.isInteger(t.column) && t.column >= 1 ? t.column : 0;
+        return { file: t.file, line: t.line, column, mapped: true };
+      }
     } catch {
       // no mapping: the line as given
     }
-    return { file, line };
+    return { file, line, column: 0, mapped: false };
   }
 
   _session_() {
@@ -295,7 +332,7 @@ class LineBreakpoints {
   }
 
   _install(w) {
-    const res = this._setBreakpoint(w.regex, w.line);
+    const res = this._setBreakpoint(w.regex, w.line, w.column);
     if (!res) return null;
     const slot = { v8Id: res.breakpointId, regex: w.regex, line: w.line, bps: new Map(), moved: false };
     this._installed.set(w.key, slot);
@@ -325,10 +362,10 @@ class LineBreakpoints {
     if (slot) this._located(slot, p.location);
   }
 
-  _setBreakpoint(regex, line) {
+  _setBreakpoint(regex, line, column) {
     try {
       return this._post('Debugger.setBreakpointByUrl', {
-        urlRegex: regex, lineNumber: line - 1, columnNumber: 0,
+        urlRegex: regex, lineNumber: line - 1, columnNumber: column ? column - 1 : 0,
       });
     } catch (err) {
       this._warn(`setBreakpointByUrl:${err && err.message}`,
@@ -348,9 +385,30 @@ class LineBreakpoints {
     if (this._enabled) this._post('Debugger.removeBreakpoint', { breakpointId: slot.v8Id });
   }
 
+  // _scriptParsed notes every script. One with a source map may be what a
+  // breakpoint with no generated location yet (a .ts file whose module was
+  // not loaded) waits for: the breakpoints are set again at once, while
+  // the script is parsed and before its code runs, as a breakpoint on a
+  // plain script loaded later is.
   _scriptParsed(msg) {
     const p = msg && msg.params;
-    if (p && p.url) this._scripts.set(p.scriptId, p.url);
+    if (!p || !p.url) return;
+    this._scripts.set(p.scriptId, p.url);
+    try {
+      sourcemaps.noteScript(p.url, p.sourceMapURL || '');
+    } catch {
+      // no source map
+    }
+    if (!p.sourceMapURL || this._unmapped === 0 || this._closed || this._disabled) return;
+    if (this._updating) {
+      this._again = true;
+    } else if (this._inPause) {
+      setImmediate(() => {
+        if (!this._closed && !this._disabled && this._unmapped > 0) this.update(this._lastList);
+      });
+    } else {
+      this.update(this._lastList);
+    }
   }
 
   // ---- the pause ----
@@ -380,7 +438,9 @@ class LineBreakpoints {
   }
 
   _capture(params) {
-    const ids = params && Array.isArray(params.hitBreakpoints) ? params.hitBreakpoints : [];
+    // A breakpoint set while its script is being parsed (see _scriptParsed)
+    // is listed twice.
+    const ids = params && Array.isArray(params.hitBreakpoints) ? [...new Set(params.hitBreakpoints)] : [];
     const frames = params && params.callFrames;
     if (ids.length === 0 || !frames || frames.length === 0) return null; // not ours (a debugger statement...)
 
@@ -406,6 +466,7 @@ class LineBreakpoints {
     const deadline = start + BigInt(this._limits.pauseBudgetMs) * 1000000n;
     const top = frames[0];
     const stack = this._stack(frames);
+    const columns = frames.slice(0, stack.length).map((f) => f.location.columnNumber + 1);
     const link = this._traceLink(top.callFrameId);
     const hits = [];
     for (const bp of admitted) {
@@ -427,13 +488,7 @@ class LineBreakpoints {
         time: new Date(),
         truncated,
       };
-      const mapped = sourcemaps.originalLocation(hit.file, hit.line);
-      if (mapped) {
-        hit.generated = { file: hit.file, line: hit.line };
-        hit.file = mapped.file;
-        hit.line = mapped.line;
-      }
-      hits.push({ bp, hit });
+      hits.push({ bp, hit, columns });
     }
     return hits;
   }
@@ -482,8 +537,47 @@ class LineBreakpoints {
     return res && !res.exceptionDetails && res.result ? res.result.value : undefined;
   }
 
+  // _mapHits reports generated locations at their original file:line where
+  // a source map says (the hit, and each frame of its stack), after the
+  // application resumed: reading a map is not done while it is paused. The
+  // hit keeps the generated location as hit.generated.
+  _mapHits(hits) {
+    const done = new Map(); // stack -> mapped top frame or null
+    for (const h of hits) {
+      const stack = h.hit.stack;
+      if (!done.has(stack)) {
+        let top = null;
+        for (let i = 0; i < stack.length; i++) {
+          const f = stack[i];
+          let m = null;
+          try {
+            m = sourcemaps.originalLocation(f.file, f.line, h.columns && h.columns[i]);
+          } catch {
+            m = null;
+          }
+          if (!m || typeof m.file !== 'string' || !Number.isInteger(m.line)) continue;
+          if (i === 0) top = { file: f.file, line: f.line };
+          f.file = m.file;
+          f.line = m.line;
+        }
+        done.set(stack, top);
+      }
+      const generated = done.get(stack);
+      if (generated && stack.length > 0) {
+        h.hit.generated = generated;
+        h.hit.file = stack[0].file;
+        h.hit.line = stack[0].line;
+      }
+    }
+  }
+
   _deliver(hits) {
     if (this._closed) return;
+    try {
+      this._mapHits(hits);
+    } catch {
+      // the generated locations stay
+    }
     for (const { bp, hit } of hits) {
       try {
         this._onHit(bp, hit);
