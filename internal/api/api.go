@@ -84,6 +84,7 @@ func (a *API) Register(mux Router, authn Authenticator) {
 	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, admin(h)) }
 	handle("GET /api/v1/traces", a.findTraces)
 	handle("GET /api/v1/traces/{traceID}", a.getTrace)
+	handle("GET /api/v1/traces/{traceID}/critical-path", a.criticalPath)
 	handle("GET /api/v1/traces/compare", a.compareTraces)
 	handle("GET /api/v1/services", a.services)
 	handle("GET /api/v1/services/{service}/operations", a.operations)

@@ -222,6 +222,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do("GET", "/api/v1/traces/"+traceID, nil)
 	do("GET", "/api/v1/traces/0123456789abcdef0123456789abcdef", nil) // 404
 	do("GET", "/api/v1/traces/nothex", nil)                           // 400
+	// The critical path: of a trace, of none (404), of a bad ID (400).
+	for _, id := range []string{traceID, "0123456789abcdef0123456789abcdef", "nothex"} {
+		do("GET", "/api/v1/traces/"+id+"/critical-path", nil)
+	}
 	do("GET", "/api/v1/traces/compare?a="+traceID+"&b="+traceID, nil)
 	do("GET", "/api/v1/traces/compare?a="+traceID+"&b=0123456789abcdef0123456789abcdef", nil) // 404
 	do("GET", "/api/v1/traces/compare?a="+traceID, nil)                                       // 400
