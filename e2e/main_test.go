@@ -27,7 +27,9 @@ import (
 	"github.com/tracekit-oss/tracekit/sdk/go/tracekit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaks after the databases that some tests start
+// (startBackends) have stopped.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(stoppingBackends{m}) }
 
 const adminKey = servertest.AdminKey
 
@@ -40,9 +42,16 @@ type tracekitServer struct {
 	stop func()
 }
 
-func startServer(tb testing.TB) *tracekitServer {
+// startServer starts a server; configure, if given, changes its
+// configuration.
+func startServer(tb testing.TB, configure ...func(*server.Config)) *tracekitServer {
 	tb.Helper()
-	srv := servertest.Start(tb, func(c *server.Config) { c.GRPCAddr, c.Heartbeat = "", 200*time.Millisecond })
+	srv := servertest.Start(tb, func(c *server.Config) {
+		c.GRPCAddr, c.Heartbeat = "", 200*time.Millisecond
+		for _, f := range configure {
+			f(c)
+		}
+	})
 	tr := &http.Transport{}
 	s := &tracekitServer{base: srv.Base, api: client.New(srv.Base, adminKey, &http.Client{Transport: tr})}
 	s.stop = sync.OnceFunc(func() {
