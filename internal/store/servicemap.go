@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
@@ -43,4 +45,36 @@ type ServiceMapReader interface {
 	// ServiceMap returns the edges with calls whose start lies in
 	// [start, end], sorted by caller, then callee.
 	ServiceMap(ctx context.Context, project string, start, end time.Time) ([]ServiceEdge, error)
+}
+
+// ServiceNode is a node of the service map: a service, or a leaf named by
+// the client spans that call it.
+type ServiceNode struct {
+	Name string
+	Kind NodeKind
+}
+
+// ServiceMapNodes lists the nodes the edges join, once each: services
+// first, then databases, queues and external hosts, each sorted by name.
+func ServiceMapNodes(edges []ServiceEdge) []ServiceNode {
+	seen := map[ServiceNode]bool{}
+	var out []ServiceNode
+	add := func(n ServiceNode) {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, e := range edges {
+		add(ServiceNode{e.Caller, NodeService})
+		add(ServiceNode{e.Callee, e.CalleeKind})
+	}
+	rank := map[NodeKind]int{NodeService: 0, NodeDatabase: 1, NodeMessaging: 2, NodeExternal: 3}
+	slices.SortFunc(out, func(a, b ServiceNode) int {
+		if a.Kind != b.Kind {
+			return rank[a.Kind] - rank[b.Kind]
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
 }

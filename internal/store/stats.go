@@ -50,17 +50,7 @@ type DurationSketch struct {
 }
 
 // Add records one duration.
-func (s *DurationSketch) Add(d time.Duration) {
-	s.n++
-	if d <= 0 {
-		s.zero++
-		return
-	}
-	if s.counts == nil {
-		s.counts = map[int32]int64{}
-	}
-	s.counts[int32(math.Ceil(math.Log(float64(d))/logGamma))]++
-}
+func (s *DurationSketch) Add(d time.Duration) { s.AddN(d, 1) }
 
 // Count returns how many durations were added.
 func (s *DurationSketch) Count() int64 { return s.n }

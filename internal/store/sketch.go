@@ -1,0 +1,235 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+	"time"
+)
+
+// The methods below let a DurationSketch be kept on disk and summed: a
+// backend that aggregates as spans arrive stores one encoded sketch per
+// time bucket and merges the buckets of a range when asked.
+
+// AddN records n durations d. A negative n takes back durations added
+// before (a call first counted on one edge and then found to belong to
+// another); bucket counts that reach zero are dropped.
+func (s *DurationSketch) AddN(d time.Duration, n int64) {
+	s.n += n
+	if d <= 0 {
+		s.zero += n
+		return
+	}
+	s.addBucket(sketchIndex(d), n)
+}
+
+func (s *DurationSketch) addBucket(k int32, n int64) {
+	if n == 0 {
+		return
+	}
+	if s.counts == nil {
+		s.counts = map[int32]int64{}
+	}
+	if c := s.counts[k] + n; c != 0 {
+		s.counts[k] = c
+	} else {
+		delete(s.counts, k)
+	}
+}
+
+// Merge adds every duration recorded in o.
+func (s *DurationSketch) Merge(o *DurationSketch) {
+	s.n += o.n
+	s.zero += o.zero
+	for k, c := range o.counts {
+		s.addBucket(k, c)
+	}
+}
+
+// AppendBinary appends the sketch's encoding: the count of zero
+// durations, the number of buckets, then each bucket in ascending order as
+// the difference of its index from the previous one and its count, all
+// varints. A sketch of latencies within two decades takes a few hundred
+// bytes.
+func (s *DurationSketch) AppendBinary(b []byte) ([]byte, error) {
+	keys := make([]int32, 0, len(s.counts))
+	for k := range s.counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = binary.AppendVarint(b, s.zero)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	prev := int32(0)
+	for _, k := range keys {
+		b = binary.AppendVarint(b, int64(k-prev))
+		b = binary.AppendVarint(b, s.counts[k])
+		prev = k
+	}
+	return b, nil
+}
+
+// errSketch is returned by MergeBinary for bytes AppendBinary did not write.
+var errSketch = errors.New("corrupt duration sketch")
+
+// MergeBinary adds the durations of a sketch encoded by AppendBinary at
+// the start of b, and returns the bytes after it.
+func (s *DurationSketch) MergeBinary(b []byte) ([]byte, error) {
+	zero, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errSketch
+	}
+	b = b[n:]
+	buckets, n := binary.Uvarint(b)
+	if n <= 0 || buckets > uint64(len(b)) {
+		return nil, errSketch
+	}
+	b = b[n:]
+	s.zero += zero
+	s.n += zero
+	k := int64(0)
+	for range buckets {
+		dk, n1 := binary.Varint(b)
+		if n1 <= 0 {
+			return nil, errSketch
+		}
+		c, n2 := binary.Varint(b[n1:])
+		if n2 <= 0 {
+			return nil, errSketch
+		}
+		b = b[n1+n2:]
+		if k += dk; k < 0 || k > int64(maxSketchIndex) {
+			return nil, errSketch
+		}
+		s.addBucket(int32(k), c)
+		s.n += c
+	}
+	return b, nil
+}
+
+// sketchIndex is the bucket of a positive duration.
+func sketchIndex(d time.Duration) int32 {
+	return int32(math.Ceil(math.Log(float64(d)) / logGamma))
+}
+
+// maxSketchIndex is the bucket of the longest duration an int64 holds.
+var maxSketchIndex = sketchIndex(math.MaxInt64)
+
+// DenseSketch is a DurationSketch held as an array over the range of
+// buckets it has seen, for summing many encoded sketches: adding to it is
+// an index, not a map update. Its encoding is DurationSketch's. The zero
+// value is ready to use.
+type DenseSketch struct {
+	zero, n int64
+	lo      int32 // the bucket of counts[0]
+	counts  []int64
+}
+
+// AddN records n durations d; a negative n takes back durations added
+// before.
+func (s *DenseSketch) AddN(d time.Duration, n int64) {
+	s.n += n
+	if d <= 0 {
+		s.zero += n
+		return
+	}
+	s.add(sketchIndex(d), n)
+}
+
+func (s *DenseSketch) add(k int32, n int64) {
+	switch {
+	case len(s.counts) == 0:
+		s.lo = k
+		s.counts = append(s.counts[:0], 0)
+	case k < s.lo:
+		grown := make([]int64, int(s.lo-k)+len(s.counts), int(s.lo-k)+cap(s.counts))
+		copy(grown[s.lo-k:], s.counts)
+		s.counts, s.lo = grown, k
+	case int(k-s.lo) >= len(s.counts):
+		s.counts = append(s.counts, make([]int64, int(k-s.lo)+1-len(s.counts))...)
+	}
+	s.counts[k-s.lo] += n
+}
+
+// Merge adds every duration recorded in o.
+func (s *DenseSketch) Merge(o *DenseSketch) {
+	s.n += o.n
+	s.zero += o.zero
+	for i, c := range o.counts {
+		if c != 0 {
+			s.add(o.lo+int32(i), c)
+		}
+	}
+}
+
+// Count returns how many durations were recorded.
+func (s *DenseSketch) Count() int64 { return s.n }
+
+// AppendBinary appends the encoding DurationSketch.AppendBinary writes.
+func (s *DenseSketch) AppendBinary(b []byte) ([]byte, error) {
+	nonzero := 0
+	for _, c := range s.counts {
+		if c != 0 {
+			nonzero++
+		}
+	}
+	b = binary.AppendVarint(b, s.zero)
+	b = binary.AppendUvarint(b, uint64(nonzero))
+	prev := int32(0)
+	for i, c := range s.counts {
+		if c != 0 {
+			k := s.lo + int32(i)
+			b = binary.AppendVarint(b, int64(k-prev))
+			b = binary.AppendVarint(b, c)
+			prev = k
+		}
+	}
+	return b, nil
+}
+
+// MergeBinary adds the durations of a sketch encoded at the start of b and
+// returns the bytes after it.
+func (s *DenseSketch) MergeBinary(b []byte) ([]byte, error) {
+	zero, n := binary.Varint(b)
+	if n <= 0 {
+		return nil, errSketch
+	}
+	b = b[n:]
+	buckets, n := binary.Uvarint(b)
+	if n <= 0 || buckets > uint64(len(b)) {
+		return nil, errSketch
+	}
+	b = b[n:]
+	s.zero += zero
+	s.n += zero
+	k := int64(0)
+	for range buckets {
+		dk, n1 := binary.Varint(b)
+		if n1 <= 0 {
+			return nil, errSketch
+		}
+		c, n2 := binary.Varint(b[n1:])
+		if n2 <= 0 {
+			return nil, errSketch
+		}
+		b = b[n1+n2:]
+		if k += dk; k < 0 || k > int64(maxSketchIndex) {
+			return nil, errSketch
+		}
+		s.add(int32(k), c)
+		s.n += c
+	}
+	return b, nil
+}
+
+// Sketch returns the same durations as a DurationSketch, to read
+// quantiles from.
+func (s *DenseSketch) Sketch() DurationSketch {
+	out := DurationSketch{zero: s.zero, n: s.n}
+	for i, c := range s.counts {
+		if c != 0 {
+			out.addBucket(s.lo+int32(i), c)
+		}
+	}
+	return out
+}
