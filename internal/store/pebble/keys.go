@@ -19,6 +19,10 @@ import (
 //	O project service op               operation seen (value: kind)
 //	M kind/...                         metadata (projects, keys) as JSON
 //	F feature                          a format feature the data has
+//	E day project gran minute edge     service-map calls of a minute or hour
+//	C hour project traceID spanID      a span that may call another service
+//	Q hour project traceID parent span a call waiting for its caller's span
+//	                                   (C and Q: servicemap.go)
 const (
 	kindTrace        = 'T'
 	kindBlockMeta    = 'B'
@@ -29,6 +33,9 @@ const (
 	kindProjectBlock = 'P'
 	kindFeature      = 'F'
 	kindBatch        = 'D'
+	kindEdge         = 'E'
+	kindCaller       = 'C'
+	kindPending      = 'Q'
 )
 
 const day = 24 * time.Hour

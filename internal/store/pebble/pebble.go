@@ -67,6 +67,10 @@ type Options struct {
 	// Logger receives Pebble's errors and the store's disk-space changes;
 	// nil discards them.
 	Logger *slog.Logger
+	// NoServiceMap turns off the service map's aggregation at ingest (for
+	// measuring what it costs); ServiceMap then fails with
+	// errors.ErrUnsupported.
+	NoServiceMap bool
 }
 
 // Store is the Pebble backend.
@@ -90,6 +94,9 @@ type Store struct {
 	// hitWindows counts each breakpoint's admitted hits in the current
 	// minute (AdmitHits); guarded by metaMu.
 	hitWindows map[string]hitWindow
+
+	// smap is the service map's write-side state (servicemap.go).
+	smap serviceMap
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -339,7 +346,13 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		}
 		i = j
 	}
-	if err := s.commit(b, s.wo); err != nil {
+	release, err := s.mapSpans(b, project, ps, now)
+	if err != nil {
+		return fmt.Errorf("write %d spans: service map: %w", len(spans), err)
+	}
+	err = s.commit(b, s.wo)
+	release(err == nil)
+	if err != nil {
 		return fmt.Errorf("commit %d spans: %w", len(spans), err)
 	}
 	s.names.settle(adm, true)
@@ -415,7 +428,7 @@ func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch} {
+	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
 		if err := s.deleteRange(start, end, pdb.Sync); err != nil {

@@ -52,6 +52,7 @@ func RunTraces(t *testing.T, open TraceOpener) {
 		{"Logs", testLogs},
 		{"OperationStats", testOperationStats},
 		{"IdempotentWrites", testIdempotentWrites},
+		{"ServiceMap", testServiceMap},
 	})
 }
 

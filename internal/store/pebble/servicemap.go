@@ -1,0 +1,743 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// The service map is aggregated in WriteSpans, inside the batch that stores
+// the spans, so a retried batch (skipped by its fingerprint) is not counted
+// twice and a failed one counts nothing.
+//
+// A call is a span whose parent belongs to another service: one call per
+// such parent-child pair, so a client span and the server span below it
+// count once. Its duration and start are the callee's span's (what the
+// called service spent, the same whichever side arrived first); it failed
+// when the callee's span failed, or the caller's span did and is a client
+// or producer span (the caller saw the call fail). A client or producer
+// span naming a database, queue or host (db.system.name, db.system,
+// messaging.system, peer.service, server.address, net.peer.name) with no
+// child in another service is a call to that leaf, with its own duration.
+//
+// The two spans of a call may come in any order, minutes apart:
+//   - parent and child in one batch: matched in memory;
+//   - parent first: a client or producer span, or a span already known to
+//     have a child in another service, leaves a caller record (kindCaller,
+//     keyed by trace and span ID, holding its service). A server or
+//     consumer span whose parent is not in its batch looks it up;
+//   - child first: a child whose caller record is not found leaves a
+//     pending record (kindPending, keyed by trace and parent span ID). The
+//     parent's write finds it: an in-memory set of the pending records'
+//     hashes spares every other span a disk lookup.
+//
+// A client span counted as a leaf call whose child in another service
+// arrives later is taken back from the leaf (its bucket counts and sketch
+// are decremented) and counted as a call to that service instead.
+//
+// Caller and pending records are kept in hourly partitions by arrival and
+// dropped after two hours (at least one hour, at most two): the two halves
+// of a call arriving further apart are not matched. They do not stay on
+// disk, so they add nothing to the steady-state bytes per span.
+//
+// Calls are summed into rows per (project, minute, caller, callee kind,
+// callee) and per hour likewise, under the call's partition day so that
+// retention drops them with the spans. A row holds the calls, errors, a
+// store.DurationSketch and the newest few trace IDs. A range is read as
+// its whole hours' rows and the minutes' rows at either end: a day is at
+// most 24 + 118 rows per edge.
+
+var _ store.ServiceMapReader = (*Store)(nil)
+
+const (
+	granHour   = 'h'
+	granMinute = 'm'
+	// exemplars is how many trace IDs a row keeps, and ServiceMap returns.
+	exemplars = 5
+	// maxPending bounds the in-memory set of pending records of one hour;
+	// beyond it every span's write looks for pending children on disk.
+	maxPending = 1 << 20
+)
+
+// Flags of caller and pending records.
+const (
+	callError  = 1 << iota // the span failed
+	callClient             // the span is of client or producer kind
+	callLeaf               // the span was counted as a call to a leaf
+)
+
+// serviceMap is the write side's state.
+type serviceMap struct {
+	// mu is held from the lookups of a write to its commit, so that two
+	// writes holding the two halves of a call see one another.
+	mu     sync.Mutex
+	loaded bool
+	// pending holds, per arrival hour, the hashes of (project, trace,
+	// parent span) of pending records; a nil set has overflowed.
+	pending map[uint32]map[uint64]struct{}
+	// expiredBelow is the hour below which caller and pending records have
+	// been dropped.
+	expiredBelow uint32
+}
+
+func hourOf(unixNano int64) uint32   { return uint32(max(unixNano, 0) / int64(time.Hour)) }
+func minuteOf(unixNano int64) uint32 { return uint32(max(unixNano, 0) / int64(time.Minute)) }
+
+func pendingHash(project string, t *telemetry.TraceID, parent *telemetry.SpanID) uint64 {
+	var ids [24]byte
+	copy(ids[:16], t[:])
+	copy(ids[16:], parent[:])
+	return xxhash.Sum64(ids[:]) ^ xxhash.Sum64String(project)*0x9e3779b97f4a7c15
+}
+
+func callRecordKey(b []byte, kind byte, hour uint32, project string, t *telemetry.TraceID, span *telemetry.SpanID) []byte {
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint32(b, hour)
+	b = appendName(b, project)
+	b = append(b, t[:]...)
+	return append(b, span[:]...)
+}
+
+// edgeKeyPrefix is the key prefix of a project's rows of one granularity
+// and day; the bucket (minutes since the epoch) and the edge follow.
+func edgeKeyPrefix(b []byte, d uint32, project string, gran byte) []byte {
+	b = append(b, kindEdge)
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	return append(b, gran)
+}
+
+// edgeID is what a row is about: caller name, callee kind, callee name, as
+// they follow the bucket in its key.
+type edgeID string
+
+func makeEdgeID(caller string, kind store.NodeKind, callee string) edgeID {
+	b := appendName(nil, caller)
+	b = append(b, nodeKindByte(kind))
+	return edgeID(appendName(b, callee))
+}
+
+func (e edgeID) parse() (caller string, kind store.NodeKind, callee string, ok bool) {
+	s := string(e)
+	if len(s) < 1 || len(s) < 1+int(s[0])+2 {
+		return "", "", "", false
+	}
+	caller, s = s[1:1+int(s[0])], s[1+int(s[0]):]
+	kind, s = nodeKindOf(s[0]), s[1:]
+	if len(s) != 1+int(s[0]) {
+		return "", "", "", false
+	}
+	return caller, kind, s[1:], true
+}
+
+func nodeKindByte(k store.NodeKind) byte {
+	switch k {
+	case store.NodeDatabase:
+		return 'd'
+	case store.NodeMessaging:
+		return 'm'
+	case store.NodeExternal:
+		return 'x'
+	}
+	return 's'
+}
+
+func nodeKindOf(b byte) store.NodeKind {
+	switch b {
+	case 'd':
+		return store.NodeDatabase
+	case 'm':
+		return store.NodeMessaging
+	case 'x':
+		return store.NodeExternal
+	}
+	return store.NodeService
+}
+
+// leafOf names what a client or producer span calls when no service of
+// ours answers it, from its semantic-convention attributes.
+func leafOf(sp *telemetry.Span) (store.NodeKind, string) {
+	if sp.Kind != telemetry.KindClient && sp.Kind != telemetry.KindProducer {
+		return "", ""
+	}
+	for _, c := range leafAttributes {
+		if v, ok := telemetry.Find(sp.Attributes, c.key); ok {
+			if s := v.AsString(); s != "" && len(s) <= 255 {
+				return c.kind, s
+			}
+		}
+	}
+	return "", ""
+}
+
+var leafAttributes = []struct {
+	key  string
+	kind store.NodeKind
+}{
+	{"db.system.name", store.NodeDatabase},
+	{"db.system", store.NodeDatabase},
+	{"messaging.system", store.NodeMessaging},
+	{"peer.service", store.NodeExternal},
+	{"server.address", store.NodeExternal},
+	{"net.peer.name", store.NodeExternal},
+}
+
+func clientish(k telemetry.SpanKind) bool {
+	return k == telemetry.KindClient || k == telemetry.KindProducer
+}
+
+func entry(k telemetry.SpanKind) bool {
+	return k == telemetry.KindServer || k == telemetry.KindConsumer
+}
+
+// callerRecord is the value of a caller record.
+type callerRecord struct {
+	flags   byte
+	service string
+	// The leaf call it was counted as, when flags has callLeaf.
+	leafKind    store.NodeKind
+	leafName    string
+	day, minute uint32
+	duration    int64
+}
+
+func (r *callerRecord) encode(e *enc) {
+	e.byte1(r.flags)
+	e.str(r.service)
+	if r.flags&callLeaf != 0 {
+		e.byte1(nodeKindByte(r.leafKind))
+		e.str(r.leafName)
+		e.uvarint(uint64(r.day))
+		e.uvarint(uint64(r.minute))
+		e.uvarint(uint64(max(r.duration, 0)))
+	}
+}
+
+func decodeCallerRecord(v []byte) (callerRecord, error) {
+	d := &dec{s: string(v)}
+	r := callerRecord{flags: d.byte1(), service: d.str()}
+	if r.flags&callLeaf != 0 {
+		r.leafKind = nodeKindOf(d.byte1())
+		r.leafName = d.str()
+		r.day, r.minute = uint32(d.uvarint()), uint32(d.uvarint())
+		r.duration = int64(d.uvarint())
+	}
+	return r, d.err
+}
+
+// call is one side of a call as a pending record keeps it: the callee's
+// span.
+type call struct {
+	flags       byte
+	service     string
+	day, minute uint32
+	duration    int64
+	trace       telemetry.TraceID
+}
+
+func (c *call) encode(e *enc) {
+	e.byte1(c.flags)
+	e.str(c.service)
+	e.uvarint(uint64(c.day))
+	e.uvarint(uint64(c.minute))
+	e.uvarint(uint64(max(c.duration, 0)))
+}
+
+func decodeCall(v []byte, trace telemetry.TraceID) (call, error) {
+	d := &dec{s: string(v)}
+	c := call{flags: d.byte1(), service: d.str(), trace: trace}
+	c.day, c.minute = uint32(d.uvarint()), uint32(d.uvarint())
+	c.duration = int64(d.uvarint())
+	return c, d.err
+}
+
+// rowKey names a row to update: day, minute and edge.
+type rowKey struct {
+	day, minute uint32
+	edge        edgeID
+}
+
+// row is a row's content, or a change to it.
+type row struct {
+	calls, errors int64
+	sketch        store.DenseSketch
+	traces        []telemetry.TraceID // newest first
+}
+
+func (r *row) add(o *row) {
+	r.calls += o.calls
+	r.errors += o.errors
+	r.sketch.Merge(&o.sketch)
+	r.note(o.traces...)
+}
+
+// note puts trace IDs first among the row's exemplars.
+func (r *row) note(ids ...telemetry.TraceID) {
+	if len(ids) == 0 {
+		return
+	}
+	out := make([]telemetry.TraceID, 0, exemplars)
+	for _, list := range [][]telemetry.TraceID{ids, r.traces} {
+		for _, id := range list {
+			if len(out) < exemplars && !containsTrace(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	r.traces = out
+}
+
+func containsTrace(ids []telemetry.TraceID, id telemetry.TraceID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *row) encode(b []byte) []byte {
+	b = binary.AppendVarint(b, r.calls)
+	b = binary.AppendVarint(b, r.errors)
+	b, _ = r.sketch.AppendBinary(b)
+	b = append(b, byte(len(r.traces)))
+	for _, id := range r.traces {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+// mergeEncoded adds an encoded row; its exemplars go after the row's own
+// when older is set, before them otherwise.
+func (r *row) mergeEncoded(v []byte, older bool) error {
+	calls, n := binary.Varint(v)
+	if n <= 0 {
+		return errCorrupt
+	}
+	v = v[n:]
+	errs, n := binary.Varint(v)
+	if n <= 0 {
+		return errCorrupt
+	}
+	v, err := r.sketch.MergeBinary(v[n:])
+	if err != nil || len(v) < 1 || len(v) != 1+16*int(v[0]) {
+		return errCorrupt
+	}
+	r.calls += calls
+	r.errors += errs
+	ids := make([]telemetry.TraceID, v[0])
+	for i := range ids {
+		copy(ids[i][:], v[1+16*i:])
+	}
+	if older {
+		for _, id := range ids {
+			if len(r.traces) < exemplars && !containsTrace(r.traces, id) {
+				r.traces = append(r.traces, id)
+			}
+		}
+	} else {
+		r.note(ids...)
+	}
+	return nil
+}
+
+// mapWrite is the service-map part of one WriteSpans.
+type mapWrite struct {
+	s       *Store
+	b       *pdb.Batch
+	project string
+	now     time.Time
+	hour    uint32
+	rows    map[rowKey]*row
+	// callers holds the caller records this write read or changed.
+	callers map[spanRef]*callerRecord
+	// pendingAdded are the hashes of the pending records it writes.
+	pendingAdded []uint64
+	e            enc
+	key          []byte
+}
+
+type spanRef struct {
+	trace telemetry.TraceID
+	span  telemetry.SpanID
+}
+
+// mapSpans adds the batch's calls to the service map, in b. It returns
+// with the map's lock held: the caller commits b, then calls release with
+// whether the commit succeeded.
+func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Time) (release func(committed bool), err error) {
+	if s.opts.NoServiceMap {
+		return func(bool) {}, nil
+	}
+	m := &s.smap
+	m.mu.Lock()
+	defer func() {
+		if err != nil {
+			m.mu.Unlock()
+		}
+	}()
+	hour := hourOf(now.UnixNano())
+	if err := m.load(s.db, hour); err != nil {
+		return nil, err
+	}
+	expire := hour > 0 && m.expiredBelow < hour-1
+	if expire {
+		for _, kind := range []byte{kindCaller, kindPending} {
+			end := binary.BigEndian.AppendUint32([]byte{kind}, hour-1)
+			if err := b.DeleteRange([]byte{kind}, end, nil); err != nil {
+				return nil, fmt.Errorf("drop old call records: %w", err)
+			}
+		}
+	}
+	w := &mapWrite{s: s, b: b, project: project, now: now, hour: hour, rows: map[rowKey]*row{}, callers: map[spanRef]*callerRecord{}}
+	if err := w.spans(ps); err != nil {
+		return nil, err
+	}
+	if err := w.writeRows(); err != nil {
+		return nil, err
+	}
+	return func(committed bool) {
+		if committed {
+			if expire {
+				m.expiredBelow = hour - 1
+				for h := range m.pending {
+					if h < hour-1 {
+						delete(m.pending, h)
+					}
+				}
+			}
+			m.addPending(hour, w.pendingAdded)
+		}
+		m.mu.Unlock()
+	}, nil
+}
+
+// load reads the hashes of the pending records of the live hours, once.
+func (m *serviceMap) load(db *pdb.DB, hour uint32) error {
+	if m.loaded {
+		return nil
+	}
+	m.pending = map[uint32]map[uint64]struct{}{}
+	lower := binary.BigEndian.AppendUint32([]byte{kindPending}, max(hour, 1)-1)
+	it, err := db.NewIter(&pdb.IterOptions{LowerBound: lower, UpperBound: []byte{kindPending + 1}})
+	if err != nil {
+		return fmt.Errorf("load pending calls: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < 6 || len(k) < 6+int(k[5])+32 {
+			continue
+		}
+		h := binary.BigEndian.Uint32(k[1:5])
+		project := string(k[6 : 6+int(k[5])])
+		rest := k[6+int(k[5]):]
+		var t telemetry.TraceID
+		var p telemetry.SpanID
+		copy(t[:], rest[:16])
+		copy(p[:], rest[16:24])
+		m.addPending(h, []uint64{pendingHash(project, &t, &p)})
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("load pending calls: %w", err)
+	}
+	m.loaded = true
+	return nil
+}
+
+func (m *serviceMap) addPending(hour uint32, hashes []uint64) {
+	if len(hashes) == 0 {
+		return
+	}
+	set, ok := m.pending[hour]
+	if !ok {
+		set = map[uint64]struct{}{}
+		m.pending[hour] = set
+	}
+	if set == nil {
+		return // overflowed: every lookup goes to disk
+	}
+	for _, h := range hashes {
+		set[h] = struct{}{}
+	}
+	if len(set) > maxPending {
+		m.pending[hour] = nil
+	}
+}
+
+// mayHavePending says whether a pending record of the hour may name
+// parent.
+func (m *serviceMap) mayHavePending(hour uint32, h uint64) bool {
+	set, ok := m.pending[hour]
+	if !ok {
+		return false
+	}
+	if set == nil {
+		return true
+	}
+	_, ok = set[h]
+	return ok
+}
+
+// bucket is where a span's call is counted: its partition day and the
+// minute of its start, or of its arrival when the partition is its
+// arrival day (a start too far in the past or future).
+func (w *mapWrite) bucket(p *placed) (day, minute uint32) {
+	st := p.span.StartUnixNano
+	if st < 0 || dayOf(st) != p.day {
+		st = w.now.UnixNano()
+	}
+	return p.day, minuteOf(st)
+}
+
+func (w *mapWrite) spans(ps []placed) error {
+	byID := make(map[spanRef]int, len(ps))
+	for i := range ps {
+		byID[spanRef{ps[i].span.TraceID, ps[i].span.SpanID}] = i
+	}
+	remoteChild := make([]bool, len(ps))
+	for i := range ps {
+		c := ps[i].span
+		if !c.ParentSpanID.IsValid() {
+			continue
+		}
+		if j, ok := byID[spanRef{c.TraceID, c.ParentSpanID}]; ok {
+			if p := ps[j].span; p.Service() != c.Service() {
+				remoteChild[j] = true
+				w.count(p.Service(), store.NodeService, c.Service(), &ps[i], c.IsError() || (clientish(p.Kind) && p.IsError()))
+			}
+			continue
+		}
+		if !entry(c.Kind) {
+			continue
+		}
+		if err := w.childOfEarlier(&ps[i]); err != nil {
+			return err
+		}
+	}
+	for i := range ps {
+		found, err := w.parentOfPending(ps[i].span)
+		if err != nil {
+			return err
+		}
+		remoteChild[i] = remoteChild[i] || found
+	}
+	for i := range ps {
+		p := ps[i].span
+		if !clientish(p.Kind) && !remoteChild[i] {
+			continue
+		}
+		rec := callerRecord{service: p.Service()}
+		if p.IsError() {
+			rec.flags |= callError
+		}
+		if clientish(p.Kind) {
+			rec.flags |= callClient
+		}
+		if !remoteChild[i] {
+			if kind, name := leafOf(p); kind != "" {
+				rec.flags |= callLeaf
+				rec.leafKind, rec.leafName = kind, name
+				rec.day, rec.minute = w.bucket(&ps[i])
+				rec.duration = int64(p.Duration())
+				w.countAt(rec.day, rec.minute, rec.service, kind, name, p.TraceID, p.IsError(), p.Duration(), 1)
+			}
+		}
+		if err := w.putCaller(spanRef{p.TraceID, p.SpanID}, &rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// childOfEarlier matches a server or consumer span with a caller record
+// written before, or leaves a pending record for its parent to find.
+func (w *mapWrite) childOfEarlier(p *placed) error {
+	c := p.span
+	ref := spanRef{c.TraceID, c.ParentSpanID}
+	rec, err := w.caller(ref)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		if rec.service == c.Service() {
+			return nil
+		}
+		w.count(rec.service, store.NodeService, c.Service(), p, c.IsError() || (rec.flags&callClient != 0 && rec.flags&callError != 0))
+		if rec.flags&callLeaf != 0 {
+			// Counted as a leaf call when it arrived alone: it was a call
+			// to this service.
+			w.countAt(rec.day, rec.minute, rec.service, rec.leafKind, rec.leafName, telemetry.TraceID{}, rec.flags&callError != 0, time.Duration(rec.duration), -1)
+			rec.flags &^= callLeaf
+			rec.leafKind, rec.leafName = "", ""
+			return w.putCaller(ref, rec)
+		}
+		return nil
+	}
+	pc := call{service: c.Service(), duration: int64(c.Duration())}
+	if c.IsError() {
+		pc.flags |= callError
+	}
+	pc.day, pc.minute = w.bucket(p)
+	w.e.b = w.e.b[:0]
+	pc.encode(&w.e)
+	w.key = append(callRecordKey(w.key[:0], kindPending, w.hour, w.project, &c.TraceID, &c.ParentSpanID), c.SpanID[:]...)
+	if err := w.b.Set(w.key, w.e.b, nil); err != nil {
+		return fmt.Errorf("batch pending call: %w", err)
+	}
+	w.pendingAdded = append(w.pendingAdded, pendingHash(w.project, &c.TraceID, &c.ParentSpanID))
+	return nil
+}
+
+// parentOfPending counts the calls of pending records waiting for p, and
+// deletes them.
+func (w *mapWrite) parentOfPending(p *telemetry.Span) (bool, error) {
+	h := pendingHash(w.project, &p.TraceID, &p.SpanID)
+	found := false
+	for _, hour := range []uint32{w.hour, w.hour - 1} {
+		if hour > w.hour || !w.s.smap.mayHavePending(hour, h) {
+			continue
+		}
+		prefix := callRecordKey(nil, kindPending, hour, w.project, &p.TraceID, &p.SpanID)
+		it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			return false, fmt.Errorf("look up pending calls: %w", err)
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			c, err := decodeCall(it.Value(), p.TraceID)
+			if err != nil {
+				it.Close()
+				return false, fmt.Errorf("pending call: %w", err)
+			}
+			if err := w.b.Delete(it.Key(), nil); err != nil {
+				it.Close()
+				return false, fmt.Errorf("batch pending call: %w", err)
+			}
+			if c.service == p.Service() {
+				continue
+			}
+			found = true
+			isErr := c.flags&callError != 0 || (clientish(p.Kind) && p.IsError())
+			w.countAt(c.day, c.minute, p.Service(), store.NodeService, c.service, c.trace, isErr, time.Duration(c.duration), 1)
+		}
+		err = it.Error()
+		it.Close()
+		if err != nil {
+			return false, fmt.Errorf("look up pending calls: %w", err)
+		}
+	}
+	return found, nil
+}
+
+// caller reads the caller record of a span, from this write's or the live
+// hours'; nil when there is none.
+func (w *mapWrite) caller(ref spanRef) (*callerRecord, error) {
+	if rec, ok := w.callers[ref]; ok {
+		return rec, nil
+	}
+	for _, hour := range []uint32{w.hour, w.hour - 1} {
+		if hour > w.hour {
+			continue
+		}
+		w.key = callRecordKey(w.key[:0], kindCaller, hour, w.project, &ref.trace, &ref.span)
+		v, closer, err := w.s.db.Get(w.key)
+		if errors.Is(err, pdb.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up caller: %w", err)
+		}
+		rec, err := decodeCallerRecord(v)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("caller record: %w", err)
+		}
+		w.callers[ref] = &rec
+		return &rec, nil
+	}
+	w.callers[ref] = nil
+	return nil, nil
+}
+
+// putCaller writes a caller record in the current hour.
+func (w *mapWrite) putCaller(ref spanRef, rec *callerRecord) error {
+	w.callers[ref] = rec
+	w.e.b = w.e.b[:0]
+	rec.encode(&w.e)
+	w.key = callRecordKey(w.key[:0], kindCaller, w.hour, w.project, &ref.trace, &ref.span)
+	if err := w.b.Set(w.key, w.e.b, nil); err != nil {
+		return fmt.Errorf("batch caller record: %w", err)
+	}
+	return nil
+}
+
+// count adds a call of the callee span p.
+func (w *mapWrite) count(caller string, kind store.NodeKind, callee string, p *placed, isErr bool) {
+	d, m := w.bucket(p)
+	w.countAt(d, m, caller, kind, callee, p.span.TraceID, isErr, p.span.Duration(), 1)
+}
+
+// countAt adds n calls (n is 1, or -1 to take one back).
+func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKind, callee string, trace telemetry.TraceID, isErr bool, d time.Duration, n int64) {
+	k := rowKey{day: day, minute: minute, edge: makeEdgeID(caller, kind, callee)}
+	r := w.rows[k]
+	if r == nil {
+		r = &row{}
+		w.rows[k] = r
+	}
+	r.calls += n
+	if isErr {
+		r.errors += n
+	}
+	r.sketch.AddN(d, n)
+	if trace.IsValid() && n > 0 {
+		r.note(trace)
+	}
+}
+
+// writeRows adds this write's changes to the minute and hour rows.
+func (w *mapWrite) writeRows() error {
+	hours := map[rowKey]*row{}
+	for k, r := range w.rows {
+		hk := rowKey{day: k.day, minute: k.minute - k.minute%60, edge: k.edge}
+		h := hours[hk]
+		if h == nil {
+			h = &row{}
+			hours[hk] = h
+		}
+		h.add(r)
+	}
+	for _, set := range []struct {
+		gran byte
+		rows map[rowKey]*row
+	}{{granMinute, w.rows}, {granHour, hours}} {
+		for k, r := range set.rows {
+			w.key = edgeKeyPrefix(w.key[:0], k.day, w.project, set.gran)
+			w.key = binary.BigEndian.AppendUint32(w.key, k.minute)
+			w.key = append(w.key, k.edge...)
+			v, closer, err := w.s.db.Get(w.key)
+			switch {
+			case err == nil:
+				err = r.mergeEncoded(v, true)
+				closer.Close()
+				if err != nil {
+					return fmt.Errorf("service map row: %w", err)
+				}
+			case !errors.Is(err, pdb.ErrNotFound):
+				return fmt.Errorf("read service map row: %w", err)
+			}
+			if err := w.b.Set(w.key, r.encode(w.e.b[:0]), nil); err != nil {
+				return fmt.Errorf("batch service map row: %w", err)
+			}
+		}
+	}
+	return nil
+}
