@@ -88,6 +88,7 @@ func (a *API) Register(mux Router, authn Authenticator) {
 	handle("GET /api/v1/traces/compare", a.compareTraces)
 	handle("GET /api/v1/services", a.services)
 	handle("GET /api/v1/services/{service}/operations", a.operations)
+	handle("GET /api/v1/servicemap", a.serviceMap)
 	handle("GET /api/v1/keys", a.listKeys)
 	handle("POST /api/v1/keys", a.createKey)
 	handle("DELETE /api/v1/keys/{id}", a.revokeKey)

@@ -231,6 +231,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do("GET", "/api/v1/traces/compare?a="+traceID, nil)                                       // 400
 	do("GET", "/api/v1/services", nil)
 	do("GET", "/api/v1/services/checkout/operations", nil)
+	do("GET", "/api/v1/servicemap?lookback=1h", nil)
+	do("GET", "/api/v1/servicemap?lookback=soon", nil) // 400
 	key := do("POST", "/api/v1/keys", map[string]any{"name": "sdk", "scope": "ingest"})
 	do("POST", "/api/v1/keys", map[string]any{"name": "", "scope": "root"}) // 400
 	do("GET", "/api/v1/keys", nil)

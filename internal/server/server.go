@@ -467,3 +467,13 @@ type both struct {
 	store.TraceStore
 	store.MetadataStore
 }
+
+// ServiceMap reads the trace store's service map. Embedding the
+// TraceStore interface hides the optional readers of its backend, so they
+// are forwarded; one the backend lacks fails with errors.ErrUnsupported.
+func (b both) ServiceMap(ctx context.Context, project string, start, end time.Time) ([]store.ServiceEdge, error) {
+	if sm, ok := b.TraceStore.(store.ServiceMapReader); ok {
+		return sm.ServiceMap(ctx, project, start, end)
+	}
+	return nil, fmt.Errorf("service map: %w", errors.ErrUnsupported)
+}
