@@ -165,6 +165,7 @@ func assetsVersion(static fs.FS) (string, error) {
 // layout.html.
 var pageNames = []string{
 	"login", "error", "traces", "trace", "services", "codemon", "breakpoint", "snapshots", "snapshot", "compare", "logs", "settings",
+	"servicemap",
 	"tracecompare",
 }
 
@@ -197,6 +198,7 @@ func (d *Dashboard) Register(mux api.Router) {
 	p("GET /traces/{traceID}", d.tracePage)
 	p("GET /traces/compare", d.traceComparePage)
 	p("GET /services", d.servicesPage)
+	p("GET /servicemap", d.serviceMapPage)
 	p("GET /codemon", d.codemonPage)
 	p("GET /codemon/new", d.breakpointForm)
 	p("POST /codemon/breakpoints", d.createBreakpoint)
