@@ -458,8 +458,8 @@ func (s *Service) watch(ctx context.Context, w store.BreakpointWatcher) {
 				}
 			}
 		})
-		if ctx.Err() != nil {
-			return
+		if ctx.Err() != nil || errors.Is(err, errors.ErrUnsupported) {
+			return // a store of one server: nothing to watch
 		}
 		s.log.Warn("watch breakpoint changes of other servers; the once-a-second refresh carries them meanwhile", "err", err, "retry_in", backoff)
 		select {

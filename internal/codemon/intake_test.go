@@ -402,3 +402,43 @@ func TestInstanceFieldsBounded(t *testing.T) {
 		f(field)
 	}
 }
+
+// TestUploadsHeldToTheRateLimit: the server admits a breakpoint's hits
+// within its rate limit whatever SDK instances send, refuses the rest by
+// count with a message, and stores a retried snapshot (same ID) once.
+func TestUploadsHeldToTheRateLimit(t *testing.T) {
+	e := newEnv(t)
+	b := e.create(t, map[string]any{"service": "pay", "capturePoint": "x", "rateLimit": 2})
+	now := time.Now()
+	var snaps []any
+	for i := range 5 {
+		snaps = append(snaps, map[string]any{"id": protocol.NewRecordID(now.Add(time.Duration(i) * time.Millisecond)), "breakpointId": b.ID})
+	}
+	var out protocol.UploadResponse
+	if code := e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", map[string]any{"service": "pay", "snapshots": snaps}, &out); code != 202 {
+		t.Fatalf("upload: %d", code)
+	}
+	if out.Accepted != 2 || out.Rejected != 3 || len(out.Errors) != 1 || !strings.Contains(out.Errors[0], "rate limit of 2 per minute") {
+		t.Errorf("upload of 5 with a limit of 2 = %+v", out)
+	}
+	var list struct {
+		Snapshots []struct {
+			ID string `json:"id"`
+		} `json:"snapshots"`
+	}
+	e.call(t, e.admin, "GET", "/api/v1/snapshots?breakpoint="+b.ID, nil, &list)
+	if len(list.Snapshots) != 2 {
+		t.Errorf("%d snapshots stored, want 2", len(list.Snapshots))
+	}
+
+	// A malformed or out-of-window ID is refused with the rest kept.
+	bad := []any{
+		map[string]any{"id": "nonsense", "breakpointId": b.ID},
+		map[string]any{"id": protocol.NewRecordID(now.Add(-400 * 24 * time.Hour)), "breakpointId": b.ID},
+	}
+	out = protocol.UploadResponse{}
+	e.call(t, e.sdk, "POST", "/v1/codemon/snapshots", map[string]any{"service": "pay", "snapshots": bad}, &out)
+	if out.Accepted != 0 || out.Rejected != 2 {
+		t.Errorf("bad IDs = %+v", out)
+	}
+}

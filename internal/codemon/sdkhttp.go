@@ -448,13 +448,14 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	// A breakpoint's rate limit holds across SDK instances and servers: the
 	// metadata store admits hits; what it does not admit is refused.
-	snaps, logs, limited, err := s.admit(ctx, project, bps, snaps, logs)
+	snaps, logs, limited, nLimited, err := s.admit(ctx, project, bps, snaps, logs)
 	if err != nil {
 		s.log.Error("count breakpoint hits", "err", err)
 		w.Header().Set("Retry-After", "5")
 		api.WriteError(w, http.StatusServiceUnavailable, "could not count breakpoint hits: retry later")
 		return
 	}
+	nRejected := len(rejected) + nLimited
 	rejected = append(rejected, limited...)
 	if err := s.store(ctx, project, snaps, logs); err != nil {
 		s.log.Error("store snapshots", "err", err)
@@ -463,8 +464,8 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := protocol.UploadResponse{Accepted: len(snaps) + len(logs)}
-	if len(rejected) > 0 {
-		resp.Rejected, resp.Errors = len(rejected), rejected[:min(len(rejected), 10)]
+	if nRejected > 0 {
+		resp.Rejected, resp.Errors = nRejected, rejected[:min(len(rejected), 10)]
 	}
 	api.WriteJSON(w, http.StatusAccepted, resp)
 }
@@ -524,8 +525,8 @@ func span(d time.Duration) string {
 
 // admit asks the store to admit each breakpoint's hits in this upload
 // within its rate limit, and keeps the admitted ones, in order; the others
-// are reported as rejected.
-func (s *Service) admit(ctx context.Context, project string, bps map[string]*store.Breakpoint, snaps []store.Snapshot, logs []store.LogLine) ([]store.Snapshot, []store.LogLine, []string, error) {
+// are refused, with one message per breakpoint and their number.
+func (s *Service) admit(ctx context.Context, project string, bps map[string]*store.Breakpoint, snaps []store.Snapshot, logs []store.LogLine) ([]store.Snapshot, []store.LogLine, []string, int, error) {
 	type count struct {
 		n    int64
 		last time.Time
@@ -550,6 +551,7 @@ func (s *Service) admit(ctx context.Context, project string, bps map[string]*sto
 	}
 	left := map[string]int64{}
 	var limited []string
+	nLimited := 0
 	for _, id := range order {
 		c := counts[id]
 		got, err := s.st.AdmitHits(ctx, project, id, c.n, bps[id].RateLimit, c.last)
@@ -557,10 +559,11 @@ func (s *Service) admit(ctx context.Context, project string, bps map[string]*sto
 			got, err = 0, nil // deleted meanwhile
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 		left[id] = got
 		if got < c.n {
+			nLimited += int(c.n - got)
 			limited = append(limited, fmt.Sprintf("breakpoint %q: %d of %d refused, its rate limit of %d per minute is reached", id, c.n-got, c.n, bps[id].RateLimit))
 		}
 	}
@@ -578,7 +581,7 @@ func (s *Service) admit(ctx context.Context, project string, bps map[string]*sto
 			keptLogs = append(keptLogs, l)
 		}
 	}
-	return keptSnaps, keptLogs, limited, nil
+	return keptSnaps, keptLogs, limited, nLimited, nil
 }
 
 // checkRecordID accepts an SDK's record ID (protocol.NewRecordID) whose

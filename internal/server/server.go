@@ -477,3 +477,21 @@ func (b both) ServiceMap(ctx context.Context, project string, start, end time.Ti
 	}
 	return nil, fmt.Errorf("service map: %w", errors.ErrUnsupported)
 }
+
+// OperationStats reads the trace store's span statistics, forwarded like
+// ServiceMap.
+func (b both) OperationStats(ctx context.Context, project string, start, end time.Time) ([]store.OperationStats, error) {
+	if sr, ok := b.TraceStore.(store.SpanStatsReader); ok {
+		return sr.OperationStats(ctx, project, start, end)
+	}
+	return nil, fmt.Errorf("span statistics: %w", errors.ErrUnsupported)
+}
+
+// WatchBreakpoints forwards the metadata store's watcher of changes made
+// through other servers; a store of one server has none.
+func (b both) WatchBreakpoints(ctx context.Context, changed func(project, service string)) error {
+	if w, ok := b.MetadataStore.(store.BreakpointWatcher); ok {
+		return w.WatchBreakpoints(ctx, changed)
+	}
+	return fmt.Errorf("watch breakpoints: %w", errors.ErrUnsupported)
+}

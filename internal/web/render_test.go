@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,5 +347,38 @@ func TestParseRange(t *testing.T) {
 				t.Errorf("range = %v to %v, want %v to %v", tr.from, tr.to, tt.from, tt.to)
 			}
 		})
+	}
+}
+
+// TestBootstrapRace: replicas sharing a metadata store start at the same
+// moment; each one's Bootstrap succeeds, and one admin user exists.
+func TestBootstrapRace(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	passwords := make([]string, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			passwords[i], errs[i] = Bootstrap(ctx, h.st, "", h.clock())
+		}()
+	}
+	wg.Wait()
+	printed := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("server %d: %v", i, err)
+		}
+		if passwords[i] != "" {
+			printed++
+		}
+	}
+	if printed < 1 {
+		t.Error("no server printed the admin's password")
+	}
+	if users, _ := h.st.ListUsers(ctx); len(users) != 1 {
+		t.Errorf("%d users, want one admin", len(users))
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -31,6 +32,10 @@ func (d *Dashboard) servicesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if sv.Error == "" && ok {
 		rows, err := sr.OperationStats(r.Context(), visitOf(r).project, sv.Range.from, sv.Range.to)
+		if errors.Is(err, errors.ErrUnsupported) {
+			sv.NoStats = true
+			err = nil
+		}
 		if err != nil {
 			d.fail(w, r, "service statistics", err)
 			return

@@ -297,6 +297,9 @@ func Bootstrap(ctx context.Context, st UserStore, seedPassword string, now time.
 		u, err := st.UserByEmail(ctx, AdminUser)
 		if errors.Is(err, store.ErrNotFound) {
 			_, err = CreateUser(ctx, st, AdminUser, seedPassword, []string{auth.DefaultProject}, true, now)
+			if errors.Is(err, store.ErrConflict) {
+				return "", nil // another server sharing the store created it meanwhile
+			}
 			if err != nil {
 				return "", fmt.Errorf("TRACEKIT_ADMIN_PASSWORD: %w", err)
 			}
@@ -330,7 +333,11 @@ func Bootstrap(ctx context.Context, st UserStore, seedPassword string, now time.
 		return "", err
 	}
 	password := base64.RawURLEncoding.EncodeToString(b[:])
-	if _, err := CreateUser(ctx, st, AdminUser, password, []string{auth.DefaultProject}, true, now); err != nil {
+	_, err = CreateUser(ctx, st, AdminUser, password, []string{auth.DefaultProject}, true, now)
+	if errors.Is(err, store.ErrConflict) {
+		return "", nil // another server sharing the store created it meanwhile, and printed its password
+	}
+	if err != nil {
 		return "", fmt.Errorf("create the first dashboard user: %w", err)
 	}
 	return password, nil
