@@ -20,7 +20,7 @@ import (
 
 // Errors a caller maps to HTTP 401 and 403.
 var (
-	ErrMissingKey = errors.New("missing API key: send it in the X-API-Key header or as Authorization: Bearer <key>")
+	ErrMissingKey = errors.New("missing API key: send it in the X-API-Key header, as Authorization: Bearer <key>, or as the password of HTTP basic auth")
 	ErrUnknownKey = errors.New("unknown API key")
 	ErrRevokedKey = errors.New("API key has been revoked")
 	ErrScope      = errors.New("API key scope does not allow this: an admin key is required")
@@ -142,13 +142,24 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 	return Principal{Project: k.Project, Scope: k.Scope, KeyID: k.ID}, nil
 }
 
-// FromHeader extracts a key from X-API-Key or Authorization: Bearer.
+// FromHeader extracts a key from X-API-Key, Authorization: Bearer, or the
+// password of Authorization: Basic (any user name), which is how Grafana's
+// data sources send a secret. The server never answers with a basic-auth
+// challenge (WWW-Authenticate), so browsers never keep such credentials to
+// attach to other sites' requests.
 func FromHeader(h http.Header) string {
 	if k := strings.TrimSpace(h.Get("X-API-Key")); k != "" {
 		return k
 	}
-	if a := h.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+	a := h.Get("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		return strings.TrimSpace(a[7:])
+	}
+	if len(a) > 6 && strings.EqualFold(a[:6], "basic ") {
+		// net/http's own parser, so that the rule is the standard's.
+		if _, password, ok := (&http.Request{Header: http.Header{"Authorization": {a}}}).BasicAuth(); ok {
+			return strings.TrimSpace(password)
+		}
 	}
 	return ""
 }

@@ -24,6 +24,18 @@ func TestFromHeader(t *testing.T) {
 	f(http.Header{"Authorization": {"Bearer k2"}}, "k2")
 	f(http.Header{"Authorization": {"bearer k3"}}, "k3")
 	f(http.Header{"Authorization": {"Basic abc"}}, "")
+	basic := func(user, password string) http.Header {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.SetBasicAuth(user, password)
+		return r.Header
+	}
+	f(basic("grafana", "tk_secret"), "tk_secret")
+	f(basic("", "tk:with:colons"), "tk:with:colons")
+	f(basic("tk_only_a_user", ""), "")
+	f(http.Header{"Authorization": {"basic " + basic("u", "k4").Get("Authorization")[6:]}}, "k4")
+	h := basic("u", "k5")
+	h.Set("X-API-Key", "k1")
+	f(h, "k1")
 	f(http.Header{"X-Api-Key": {"k1"}, "Authorization": {"Bearer k2"}}, "k1")
 	f(http.Header{}, "")
 }
