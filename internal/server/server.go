@@ -487,6 +487,23 @@ func (b both) OperationStats(ctx context.Context, project string, start, end tim
 	return nil, fmt.Errorf("span statistics: %w", errors.ErrUnsupported)
 }
 
+// REDSeries reads the trace store's RED series, forwarded like ServiceMap.
+func (b both) REDSeries(ctx context.Context, project, service, operation string, start, end time.Time, step time.Duration) ([]store.REDPoint, error) {
+	if sr, ok := b.TraceStore.(store.SeriesReader); ok {
+		return sr.REDSeries(ctx, project, service, operation, start, end, step)
+	}
+	return nil, fmt.Errorf("RED series: %w", errors.ErrUnsupported)
+}
+
+// FindTracePoints lists a search's traces for the scatter plot, forwarded
+// like ServiceMap.
+func (b both) FindTracePoints(ctx context.Context, project string, q store.TraceQuery, limit int) ([]store.TracePoint, error) {
+	if tp, ok := b.TraceStore.(store.TracePointReader); ok {
+		return tp.FindTracePoints(ctx, project, q, limit)
+	}
+	return nil, fmt.Errorf("trace points: %w", errors.ErrUnsupported)
+}
+
 // WatchBreakpoints forwards the metadata store's watcher of changes made
 // through other servers; a store of one server has none.
 func (b both) WatchBreakpoints(ctx context.Context, changed func(project, service string)) error {
