@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -261,8 +262,9 @@ func decodeCall(v []byte, trace telemetry.TraceID) (call, error) {
 
 // rowKey names a row to update: day, minute and edge.
 type rowKey struct {
-	day, minute uint32
-	edge        edgeID
+	day, minute    uint32
+	caller, callee string
+	kind           store.NodeKind
 }
 
 // row is a row's content, or a change to it.
@@ -283,6 +285,9 @@ func (r *row) add(o *row) {
 func (r *row) note(ids ...telemetry.TraceID) {
 	if len(ids) == 0 {
 		return
+	}
+	if len(ids) == 1 && len(r.traces) > 0 && r.traces[0] == ids[0] {
+		return // the same trace again (its spans sit together in a batch)
 	}
 	out := make([]telemetry.TraceID, 0, exemplars)
 	for _, list := range [][]telemetry.TraceID{ids, r.traces} {
@@ -361,8 +366,37 @@ type mapWrite struct {
 	callers map[spanRef]*callerRecord
 	// pendingAdded are the hashes of the pending records it writes.
 	pendingAdded []uint64
-	e            enc
-	key          []byte
+	// its are the write's iterators over caller and pending records,
+	// opened on first use: seeking one is cheaper than a Get or a new
+	// iterator per span.
+	its [2]*pdb.Iterator
+	e   enc
+	key []byte
+}
+
+// iter returns the write's iterator over records of kind (kindCaller or
+// kindPending).
+func (w *mapWrite) iter(kind byte) (*pdb.Iterator, error) {
+	i := 0
+	if kind == kindPending {
+		i = 1
+	}
+	if w.its[i] == nil {
+		it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
+		if err != nil {
+			return nil, err
+		}
+		w.its[i] = it
+	}
+	return w.its[i], nil
+}
+
+func (w *mapWrite) close() {
+	for _, it := range w.its {
+		if it != nil {
+			it.Close()
+		}
+	}
 }
 
 type spanRef struct {
@@ -398,6 +432,7 @@ func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Tim
 		}
 	}
 	w := &mapWrite{s: s, b: b, project: project, now: now, hour: hour, rows: map[rowKey]*row{}, callers: map[spanRef]*callerRecord{}}
+	defer w.close()
 	if err := w.spans(ps); err != nil {
 		return nil, err
 	}
@@ -606,19 +641,18 @@ func (w *mapWrite) parentOfPending(p *telemetry.Span) (bool, error) {
 		if hour > w.hour || !w.s.smap.mayHavePending(hour, h) {
 			continue
 		}
-		prefix := callRecordKey(nil, kindPending, hour, w.project, &p.TraceID, &p.SpanID)
-		it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		prefix := callRecordKey(w.key[:0], kindPending, hour, w.project, &p.TraceID, &p.SpanID)
+		w.key = prefix
+		it, err := w.iter(kindPending)
 		if err != nil {
 			return false, fmt.Errorf("look up pending calls: %w", err)
 		}
-		for ok := it.First(); ok; ok = it.Next() {
+		for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 			c, err := decodeCall(it.Value(), p.TraceID)
 			if err != nil {
-				it.Close()
 				return false, fmt.Errorf("pending call: %w", err)
 			}
 			if err := w.b.Delete(it.Key(), nil); err != nil {
-				it.Close()
 				return false, fmt.Errorf("batch pending call: %w", err)
 			}
 			if c.service == p.Service() {
@@ -628,9 +662,7 @@ func (w *mapWrite) parentOfPending(p *telemetry.Span) (bool, error) {
 			isErr := c.flags&callError != 0 || (clientish(p.Kind) && p.IsError())
 			w.countAt(c.day, c.minute, p.Service(), store.NodeService, c.service, c.trace, isErr, time.Duration(c.duration), 1)
 		}
-		err = it.Error()
-		it.Close()
-		if err != nil {
+		if err := it.Error(); err != nil {
 			return false, fmt.Errorf("look up pending calls: %w", err)
 		}
 	}
@@ -648,15 +680,17 @@ func (w *mapWrite) caller(ref spanRef) (*callerRecord, error) {
 			continue
 		}
 		w.key = callRecordKey(w.key[:0], kindCaller, hour, w.project, &ref.trace, &ref.span)
-		v, closer, err := w.s.db.Get(w.key)
-		if errors.Is(err, pdb.ErrNotFound) {
-			continue
-		}
+		it, err := w.iter(kindCaller)
 		if err != nil {
 			return nil, fmt.Errorf("look up caller: %w", err)
 		}
-		rec, err := decodeCallerRecord(v)
-		closer.Close()
+		if !it.SeekGE(w.key) || !bytes.Equal(it.Key(), w.key) {
+			if err := it.Error(); err != nil {
+				return nil, fmt.Errorf("look up caller: %w", err)
+			}
+			continue
+		}
+		rec, err := decodeCallerRecord(it.Value())
 		if err != nil {
 			return nil, fmt.Errorf("caller record: %w", err)
 		}
@@ -687,7 +721,7 @@ func (w *mapWrite) count(caller string, kind store.NodeKind, callee string, p *p
 
 // countAt adds n calls (n is 1, or -1 to take one back).
 func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKind, callee string, trace telemetry.TraceID, isErr bool, d time.Duration, n int64) {
-	k := rowKey{day: day, minute: minute, edge: makeEdgeID(caller, kind, callee)}
+	k := rowKey{day: day, minute: minute, caller: caller, callee: callee, kind: kind}
 	r := w.rows[k]
 	if r == nil {
 		r = &row{}
@@ -707,7 +741,8 @@ func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKin
 func (w *mapWrite) writeRows() error {
 	hours := map[rowKey]*row{}
 	for k, r := range w.rows {
-		hk := rowKey{day: k.day, minute: k.minute - k.minute%60, edge: k.edge}
+		hk := k
+		hk.minute -= k.minute % 60
 		h := hours[hk]
 		if h == nil {
 			h = &row{}
@@ -722,7 +757,7 @@ func (w *mapWrite) writeRows() error {
 		for k, r := range set.rows {
 			w.key = edgeKeyPrefix(w.key[:0], k.day, w.project, set.gran)
 			w.key = binary.BigEndian.AppendUint32(w.key, k.minute)
-			w.key = append(w.key, k.edge...)
+			w.key = append(w.key, makeEdgeID(k.caller, k.kind, k.callee)...)
 			v, closer, err := w.s.db.Get(w.key)
 			switch {
 			case err == nil:
