@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/api"
+	"github.com/tracekit-oss/tracekit/internal/critpath"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 	"github.com/tracekit-oss/tracekit/internal/tracetree"
@@ -162,6 +163,11 @@ type wfSpan struct {
 	Attrs     map[string]any `json:"attrs,omitempty"`
 	Events    []wfEvent      `json:"events,omitempty"`
 	Snapshots []wfSnap       `json:"snaps,omitempty"`
+	// Critical lists the span's segments of the critical path as start,
+	// end pairs; CriticalTotal is their sum. The page highlights them when
+	// its "Critical path" toggle is on.
+	Critical      []float64 `json:"crit,omitempty"`
+	CriticalTotal float64   `json:"ct,omitempty"`
 }
 
 type wfEvent struct {
@@ -227,6 +233,11 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 	}
 	rows := tracetree.Build(treeSpans(spans))
 	gap := gaps(spans, rows)
+	cp := critpath.Compute(spans)
+	crit := make([][]float64, len(spans))
+	for _, sg := range cp.Segments {
+		crit[sg.Span] = append(crit[sg.Span], us(sg.Start), us(sg.End))
+	}
 	for k, nd := range rows {
 		s := &spans[nd.Span]
 		svc := s.Service()
@@ -251,6 +262,7 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 			Kind: s.Kind.String(), Start: us(s.StartUnixNano), Duration: float64(s.Duration()) / 1e3,
 			Gap: float64(gap[k]) / 1e3, Depth: int(nd.Depth), Subtree: int(nd.Subtree), Error: s.IsError(), Status: s.StatusMessage, Orphan: nd.Orphan,
 			Snapshots: bySpan[s.SpanID.String()],
+			Critical:  crit[nd.Span], CriticalTotal: float64(cp.Critical[nd.Span]) / 1e3,
 		}
 		if len(s.Attributes) > 0 {
 			ws.Attrs = telemetry.AttributesMap(s.Attributes)

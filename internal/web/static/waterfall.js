@@ -4,6 +4,10 @@
 // contiguous run. Rows are virtualised: only the rows in view exist in the
 // DOM, so a trace of 10,000 spans opens as fast as one of ten.
 //
+// With the "Critical path" toggle on (?cp=1 in the URL), each span's segments
+// of the critical path, computed by the server (internal/critpath), are drawn
+// darker over its bar.
+//
 // Everything in the payload came from outside (operation names, attribute
 // keys and values, service names): it reaches the page through textContent
 // and attributes only, never as HTML.
@@ -32,6 +36,9 @@
   var nVisible = 0;
   var selected = -1;
   var byId = new Map();
+  var critical = new URLSearchParams(location.search).get('cp') === '1';
+  var cpButton = document.getElementById('wf-critical');
+  var cpStatus = document.getElementById('wf-cp-status');
   spans.forEach(function (s, i) { byId.set(s.id, i); });
 
   function fmtDur(us) {
@@ -95,11 +102,12 @@
     var track = el('div', 'wf-track');
     var gap = el('div', 'wf-gap');
     var bar = el('div', 'wf-bar');
-    track.append(gap, bar);
+    var cp = el('div', 'wf-cp');
+    track.append(gap, bar, cp);
     var dur = el('div', 'wf-dur');
     r.append(label, track, dur);
     viewport.appendChild(r);
-    return { row: r, label: label, toggle: toggle, chip: chip, svc: svc, op: op, err: err, snap: snap, orphan: orphan, gap: gap, bar: bar, dur: dur, idx: -2 };
+    return { row: r, label: label, toggle: toggle, chip: chip, svc: svc, op: op, err: err, snap: snap, orphan: orphan, gap: gap, bar: bar, cp: cp, dur: dur, idx: -2 };
   }
 
   function fill(p, pos) {
@@ -142,6 +150,36 @@
       p.gap.classList.add('hidden');
     }
     p.dur.textContent = fmtDur(s.d);
+    drawCritical(p, s);
+  }
+
+  // The span's segments of the critical path, over its bar.
+  function drawCritical(p, s) {
+    var on = critical && !!s.crit;
+    p.row.classList.toggle('critical', on);
+    p.cp.replaceChildren();
+    if (!on) {
+      p.bar.removeAttribute('title');
+      return;
+    }
+    for (var c = 0; c + 1 < s.crit.length; c += 2) {
+      var seg = el('div', 'wf-cpseg');
+      seg.style.left = (s.crit[c] / total * 100) + '%';
+      seg.style.width = ((s.crit[c + 1] - s.crit[c]) / total * 100) + '%';
+      p.cp.appendChild(seg);
+    }
+    p.bar.title = 'critical path: ' + fmtDur(s.ct) + ' of ' + fmtDur(s.d);
+  }
+
+  function setCritical(on) {
+    critical = on;
+    root.classList.toggle('cp-on', on);
+    if (cpButton) cpButton.setAttribute('aria-pressed', on ? 'true' : 'false');
+    if (cpStatus) {
+      var n = 0, sum = 0;
+      if (on) spans.forEach(function (s) { if (s.ct) { n++; sum += s.ct; } });
+      cpStatus.textContent = on ? 'critical path: ' + n + ' span' + (n === 1 ? '' : 's') + ', ' + fmtDur(sum) : '';
+    }
   }
 
   var scheduled = false;
@@ -205,6 +243,7 @@
     details.appendChild(h);
     var summary = { 'span id': s.id, 'parent id': s.parent || '(root)', kind: s.kind, start: '+' + fmtDur(s.t), duration: fmtDur(s.d),
       status: s.err ? 'error' + (s.status ? ': ' + s.status : '') : 'ok' };
+    if (s.ct) summary['critical path'] = fmtDur(s.ct);
     details.appendChild(table(summary));
     if (s.snaps && s.snaps.length) {
       details.appendChild(el('h3', '', 'Snapshots'));
@@ -266,6 +305,16 @@
     refresh();
   });
 
+  if (cpButton) cpButton.addEventListener('click', function () {
+    setCritical(!critical);
+    var u = new URL(location.href);
+    if (critical) u.searchParams.set('cp', '1');
+    else u.searchParams.delete('cp');
+    history.replaceState(history.state, '', u);
+    refresh();
+  });
+
+  setCritical(critical);
   computeVisible();
   render();
   var focus = data.focus && byId.get(data.focus);
