@@ -223,17 +223,8 @@ func checkPath(t *testing.T, spans []telemetry.Span, p critpath.Path) {
 			t.Fatalf("span %d: %d ns critical, its segments sum to %d", i, p.Critical[i], sum[i])
 		}
 	}
-	roots := 0
-	var root *telemetry.Span
-	for i := range spans {
-		if !spans[i].ParentSpanID.IsValid() {
-			roots++
-			root = &spans[i]
-		} else if _, ok := parent[spans[i].ParentSpanID]; !ok {
-			roots = 2 // an orphan
-		}
-	}
-	if roots == 1 && root.EndUnixNano > root.StartUnixNano {
+	root := oneRoot(spans)
+	if root != nil && root.EndUnixNano > root.StartUnixNano {
 		first, last := p.Segments[0], p.Segments[len(p.Segments)-1]
 		if first.Start != root.StartUnixNano || last.End != root.EndUnixNano {
 			t.Fatalf("the path runs %d-%d, the root %d-%d", first.Start, last.End, root.StartUnixNano, root.EndUnixNano)
@@ -244,4 +235,50 @@ func checkPath(t *testing.T, spans []telemetry.Span, p critpath.Path) {
 			}
 		}
 	}
+}
+
+// oneRoot returns the root of a trace whose IDs are unique and whose every
+// span leads up to that one root, and nil for any other trace.
+func oneRoot(spans []telemetry.Span) *telemetry.Span {
+	byID := make(map[telemetry.SpanID]int, len(spans))
+	var root *telemetry.Span
+	for i := range spans {
+		if _, dup := byID[spans[i].SpanID]; dup {
+			return nil
+		}
+		byID[spans[i].SpanID] = i
+		if !spans[i].ParentSpanID.IsValid() {
+			if root != nil {
+				return nil
+			}
+			root = &spans[i]
+		}
+	}
+	// Each span's chain of parents, once: 1 on the chain being followed,
+	// 2 known to lead to the root.
+	state := make([]uint8, len(spans))
+	if root != nil {
+		state[byID[root.SpanID]] = 2
+	}
+	var chain []int
+	for i := range spans {
+		chain = chain[:0]
+		k := i
+		for state[k] == 0 {
+			state[k] = 1
+			chain = append(chain, k)
+			p, ok := byID[spans[k].ParentSpanID]
+			if !ok {
+				return nil // a missing parent
+			}
+			k = p
+		}
+		if state[k] == 1 {
+			return nil // a cycle
+		}
+		for _, c := range chain {
+			state[c] = 2
+		}
+	}
+	return root
 }
