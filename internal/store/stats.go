@@ -77,9 +77,7 @@ func (s *DurationSketch) Quantiles(qs ...float64) []time.Duration {
 		for _, k := range keys {
 			seen += s.counts[k]
 			if seen >= rank {
-				// The bucket holds (gamma^(k-1), gamma^k]; its centre by
-				// relative error is 2*gamma^k/(gamma+1).
-				out[i] = time.Duration(math.Round(2 * math.Pow(sketchGamma, float64(k)) / (sketchGamma + 1)))
+				out[i] = bucketValue(k)
 				break
 			}
 		}
