@@ -23,6 +23,8 @@ import (
 //	C hour project traceID spanID      a span that may call another service
 //	Q hour project traceID parent span a call waiting for its caller's span
 //	                                   (C and Q: servicemap.go)
+//	R day project width service target bucket
+//	                                   RED series rows (series.go)
 const (
 	kindTrace        = 'T'
 	kindBlockMeta    = 'B'
@@ -36,6 +38,7 @@ const (
 	kindEdge         = 'E'
 	kindCaller       = 'C'
 	kindPending      = 'Q'
+	kindSeries       = 'R'
 )
 
 const day = 24 * time.Hour

@@ -71,6 +71,9 @@ type Options struct {
 	// measuring what it costs); ServiceMap then fails with
 	// errors.ErrUnsupported.
 	NoServiceMap bool
+	// NoSeries turns off the RED series' aggregation at ingest likewise;
+	// REDSeries then fails with errors.ErrUnsupported.
+	NoSeries bool
 }
 
 // Store is the Pebble backend.
@@ -97,6 +100,8 @@ type Store struct {
 
 	// smap is the service map's write-side state (servicemap.go).
 	smap serviceMap
+	// series is the RED series' write-side state (series.go).
+	series seriesState
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -346,6 +351,11 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		}
 		i = j
 	}
+	unlockSeries, err := s.addSeries(b, done, project, ps, now)
+	if err != nil {
+		return fmt.Errorf("write %d spans: RED series: %w", len(spans), err)
+	}
+	defer unlockSeries()
 	release, err := s.mapSpans(b, project, ps, now)
 	if err != nil {
 		return fmt.Errorf("write %d spans: service map: %w", len(spans), err)
@@ -428,7 +438,7 @@ func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge} {
+	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge, kindSeries} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
 		if err := s.deleteRange(start, end, pdb.Sync); err != nil {

@@ -138,14 +138,7 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
-	end := q.End
-	if end.IsZero() {
-		end = s.opts.Now().Add(time.Hour)
-	}
-	start := q.Start
-	if start.IsZero() {
-		start = end.Add(-s.opts.Retention - day)
-	}
+	start, end := s.searchWindow(&q)
 	if start.After(end) {
 		return nil, nil
 	}
@@ -210,6 +203,21 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
 	return out, nil
+}
+
+// searchWindow is the span start range a search covers: q's bounds, an end
+// of zero meaning an hour past now (clocks ahead), a start of zero what
+// retention keeps and a day more.
+func (s *Store) searchWindow(q *store.TraceQuery) (start, end time.Time) {
+	end = q.End
+	if end.IsZero() {
+		end = s.opts.Now().Add(time.Hour)
+	}
+	start = q.Start
+	if start.IsZero() {
+		start = end.Add(-s.opts.Retention - day)
+	}
+	return start, end
 }
 
 func insertDesc(xs []int64, v int64, limit int) []int64 {

@@ -53,6 +53,8 @@ func RunTraces(t *testing.T, open TraceOpener) {
 		{"OperationStats", testOperationStats},
 		{"IdempotentWrites", testIdempotentWrites},
 		{"ServiceMap", testServiceMap},
+		{"REDSeries", testREDSeries},
+		{"TracePoints", testTracePoints},
 	})
 }
 

@@ -1,0 +1,166 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+var _ store.TracePointReader = (*Store)(nil)
+
+// defaultTracePoints is FindTracePoints' cap when its limit is not positive:
+// the most points the search scatter draws.
+const defaultTracePoints = 10_000
+
+// FindTracePoints walks the index as FindTraces does (the same blocks, the
+// same row matching, the same traces: the limit newest by their latest
+// matching span) but reads no trace: a point is made of index rows.
+//
+// A point describes the trace's root span when the search read the root's
+// row: a row without a parent in a block the walk visited, whether it
+// matched or not (the root usually shares its service and time with the
+// spans that match, so a search of the root's service, or of none, sees
+// it). Otherwise it describes the trace's earliest matching span: its start,
+// duration and error flag, and its service and operation as RootService and
+// RootOperation. Points are ordered by that start, newest first.
+//
+// Unlike FindTraces it cannot confirm a candidate against the spans: a
+// search by attribute may, once in about 2^32 rows, take a row whose
+// attribute hash collides with the one asked for.
+func (s *Store) FindTracePoints(ctx context.Context, project string, q store.TraceQuery, limit int) ([]store.TracePoint, error) {
+	if limit <= 0 {
+		limit = defaultTracePoints
+	}
+	start, end := s.searchWindow(&q)
+	if start.After(end) {
+		return nil, nil
+	}
+	f := newFilter(&q, start.UnixNano(), end.UnixNano())
+	lo, hi := s.dayBounds()
+	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
+	c, err := s.newBlockCursor(ctx, project, q.Service, firstDay, lastDay, f)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	found := map[telemetry.TraceID]*pointOf{}
+	// roots are root rows seen before any matching row of their trace (a
+	// block of another service that starts later than the match's).
+	roots := map[telemetry.TraceID]pointRow{}
+	var newest []int64 // as in FindTraces
+	for ; c.valid; c.next() {
+		if len(newest) >= limit && c.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
+			break
+		}
+		v, closer, err := s.db.Get(c.rowsKey)
+		if err != nil {
+			return nil, fmt.Errorf("read index rows of service %q: %w", c.svc, err)
+		}
+		br, err := decodeRows(c.meta.minStart, v)
+		closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("decode index rows of service %q: %w", c.svc, err)
+		}
+		for i := len(br.rows) - 1; i >= 0; i-- {
+			r := &br.rows[i]
+			isRoot := r.flags&rowRoot != 0
+			match := f.rowMatches(br, r)
+			if !match && !isRoot {
+				continue
+			}
+			row := pointRow{service: c.svc, op: br.ops[r.op], start: r.start, duration: r.duration, err: r.flags&rowError != 0}
+			p := found[r.traceID]
+			if match {
+				switch {
+				case p == nil:
+					p = &pointOf{newest: r.start, row: row}
+					if rt, ok := roots[r.traceID]; ok {
+						p.row, p.root = rt, true
+						delete(roots, r.traceID)
+					}
+					found[r.traceID] = p
+					newest = insertDesc(newest, r.start, limit)
+				case r.start > p.newest:
+					newest = insertDesc(removeDesc(newest, p.newest), r.start, limit)
+					p.newest = r.start
+				}
+				if !p.root && r.start < p.row.start {
+					p.row = row
+				}
+			}
+			if isRoot {
+				switch rt, ok := roots[r.traceID]; {
+				case p != nil:
+					if !p.root || r.start < p.row.start {
+						p.row, p.root = row, true
+					}
+				case !ok || r.start < rt.start:
+					roots[r.traceID] = row
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	type cand struct {
+		id telemetry.TraceID
+		p  *pointOf
+	}
+	cands := make([]cand, 0, len(found))
+	for id, p := range found {
+		cands = append(cands, cand{id, p})
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.p.newest != b.p.newest {
+			return compareDesc(a.p.newest, b.p.newest)
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	cands = cands[:min(len(cands), limit)]
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.p.row.start != b.p.row.start {
+			return compareDesc(a.p.row.start, b.p.row.start)
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	out := make([]store.TracePoint, len(cands))
+	for i, c := range cands {
+		r := &c.p.row
+		out[i] = store.TracePoint{TraceID: c.id, Start: time.Unix(0, r.start).UTC(), Duration: time.Duration(r.duration),
+			Error: r.err, RootService: r.service, RootOperation: r.op}
+	}
+	return out, nil
+}
+
+// pointRow is the index row a point describes.
+type pointRow struct {
+	service, op     string
+	start, duration int64
+	err             bool
+}
+
+// pointOf is a trace found by FindTracePoints.
+type pointOf struct {
+	newest int64 // the latest start of its matching rows
+	row    pointRow
+	root   bool // row is the trace's root
+}
+
+func compareDesc(a, b int64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}
