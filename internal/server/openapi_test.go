@@ -233,6 +233,19 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	do("GET", "/api/v1/services/checkout/operations", nil)
 	do("GET", "/api/v1/servicemap?lookback=1h", nil)
 	do("GET", "/api/v1/servicemap?lookback=soon", nil) // 400
+	// RED series of the service and of an operation; bad steps (400).
+	red := do("GET", "/api/v1/services/checkout/red?lookback=1h", nil)
+	if red["step"] != "30s" || sumCounts(red) == 0 {
+		t.Errorf("RED series of the last hour: want 30s buckets holding the spans sent, got %.300v", red)
+	}
+	do("GET", "/api/v1/services/checkout/red?lookback=1h&step=1m&operation=nothing", nil)
+	do("GET", "/api/v1/services/checkout/red?lookback=1h&step=15s", nil)        // 400
+	do("GET", "/api/v1/services/checkout/red?lookback=24h&step=10s", nil)       // 400: 8,640 points
+	pts := do("GET", "/api/v1/traces/points?service=checkout&lookback=1h", nil) // the search's scatter
+	if list, _ := pts["points"].([]any); len(list) != len(traces) {
+		t.Errorf("trace points: %d, want the %d traces the search found", len(list), len(traces))
+	}
+	do("GET", "/api/v1/traces/points?limit=10001", nil) // 400
 	key := do("POST", "/api/v1/keys", map[string]any{"name": "sdk", "scope": "ingest"})
 	do("POST", "/api/v1/keys", map[string]any{"name": "", "scope": "root"}) // 400
 	do("GET", "/api/v1/keys", nil)
@@ -294,4 +307,15 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	if len(vt.seen) < 28 {
 		t.Errorf("only %d responses validated: %v", len(vt.seen), vt.seen)
 	}
+}
+
+// sumCounts adds up the counts of a RED series body.
+func sumCounts(body map[string]any) float64 {
+	var n float64
+	points, _ := body["points"].([]any)
+	for _, p := range points {
+		c, _ := p.(map[string]any)["count"].(float64)
+		n += c
+	}
+	return n
 }
