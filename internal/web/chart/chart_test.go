@@ -1,0 +1,225 @@
+package chart
+
+import (
+	"encoding/xml"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStep(t *testing.T) {
+	f := func(span, want time.Duration) {
+		t.Helper()
+		if got := Step(span); got != want {
+			t.Errorf("Step(%v) = %v, want %v", span, got, want)
+		}
+		if n := span / Step(span); Step(span) < 24*time.Hour && n > MaxPoints {
+			t.Errorf("Step(%v) gives %d buckets, more than %d", span, n, MaxPoints)
+		}
+	}
+	f(time.Minute, 10*time.Second)
+	f(15*time.Minute, 10*time.Second)
+	f(50*time.Minute, 10*time.Second)
+	f(time.Hour, 30*time.Second)
+	f(6*time.Hour, 2*time.Minute)
+	f(24*time.Hour, 5*time.Minute)
+	f(7*24*time.Hour, time.Hour)
+	f(30*24*time.Hour, 3*time.Hour)
+	f(1000*24*time.Hour, 24*time.Hour)
+}
+
+func TestTimeTicks(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	f := func(from, to string, n int, want string) {
+		t.Helper()
+		var labels []string
+		for _, tk := range TimeTicks(at(from), at(to), n) {
+			labels = append(labels, tk.Label)
+		}
+		if got := strings.Join(labels, " "); got != want {
+			t.Errorf("TimeTicks(%s, %s, %d) = %q, want %q", from, to, n, got, want)
+		}
+	}
+	f("2026-01-02T15:04:07Z", "2026-01-02T15:19:07Z", 6, "15:05 15:10 15:15")
+	f("2026-01-02T15:00:00Z", "2026-01-02T15:01:00Z", 6, "15:00:00 15:00:15 15:00:30 15:00:45 15:01:00")
+	f("2026-01-02T20:00:00Z", "2026-01-03T04:00:00Z", 4, "21:00 01-03 00:00 03:00")
+	f("2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z", 8, "2026-01-01 2026-01-02 2026-01-03 2026-01-04 2026-01-05 2026-01-06 2026-01-07 2026-01-08")
+	// Labels are UTC whatever zone the times carry.
+	ny := time.FixedZone("UTC-5", -5*3600)
+	got := TimeTicks(at("2026-01-02T15:00:00Z").In(ny), at("2026-01-02T15:30:00Z").In(ny), 3)
+	if len(got) == 0 || got[0].Label != "15:00" {
+		t.Errorf("ticks of a range in another zone: %v", got)
+	}
+	if TimeTicks(at("2026-01-02T15:00:00Z"), at("2026-01-02T15:00:00Z"), 5) != nil {
+		t.Errorf("ticks of an empty range")
+	}
+}
+
+func TestLinearTicks(t *testing.T) {
+	f := func(hi float64, u Unit, wantMax float64, want string) {
+		t.Helper()
+		lo, top, ticks := LinearTicks(0, hi, 5, u)
+		var labels []string
+		for _, tk := range ticks {
+			labels = append(labels, tk.Label)
+		}
+		if lo != 0 || top != wantMax || strings.Join(labels, " ") != want {
+			t.Errorf("LinearTicks(0, %v) = [%v, %v] %q, want [0, %v] %q", hi, lo, top, labels, wantMax, want)
+		}
+	}
+	f(9.3, Number, 10, "0 2 4 6 8 10")
+	f(0.37, Number, 0.4, "0 0.1 0.2 0.3 0.4")
+	f(0, Number, 1, "0 0.2 0.4 0.6 0.8 1")
+	f(math.Inf(-1), Number, 1, "0 0.2 0.4 0.6 0.8 1") // no data
+	f(23, Percent, 25, "0% 5% 10% 15% 20% 25%")
+	f(float64(42*time.Millisecond), Duration, float64(50*time.Millisecond), "0 10ms 20ms 30ms 40ms 50ms")
+	f(float64(1800*time.Millisecond), Duration, float64(2*time.Second), "0 500ms 1s 1.5s 2s")
+	f(42000, Number, 50000, "0 10k 20k 30k 40k 50k")
+}
+
+func TestLogTicks(t *testing.T) {
+	f := func(lo, hi float64, wantLo, wantHi float64, want string) {
+		t.Helper()
+		a, b, ticks := LogTicks(lo, hi, Duration)
+		var labels []string
+		for _, tk := range ticks {
+			labels = append(labels, tk.Label)
+		}
+		if a != wantLo || b != wantHi || strings.Join(labels, " ") != want {
+			t.Errorf("LogTicks(%v, %v) = [%v, %v] %q, want [%v, %v] %q", lo, hi, a, b, labels, wantLo, wantHi, want)
+		}
+	}
+	ms := float64(time.Millisecond)
+	f(3*ms, 40*ms, ms, 100*ms, "1ms 2ms 5ms 10ms 20ms 50ms 100ms")
+	f(0.2*ms, 4000*ms, 0.1*ms, 10000*ms, "100µs 1ms 10ms 100ms 1s 10s")
+	f(5*ms, 5*ms, ms, 10*ms, "1ms 2ms 5ms 10ms")
+	f(math.Inf(1), math.Inf(-1), 1, 10, "1ns 2ns 5ns 10ns") // no data
+}
+
+func TestFormat(t *testing.T) {
+	f := func(v float64, u Unit, want string) {
+		t.Helper()
+		if got := FormatValue(v, u); got != want {
+			t.Errorf("FormatValue(%v, %v) = %q, want %q", v, u, got, want)
+		}
+	}
+	f(0, Number, "0")
+	f(0.0333, Number, "0.03")
+	f(2.5, Number, "2.5")
+	f(12.34, Number, "12.3")
+	f(1234, Number, "1234")
+	f(12345, Number, "12.3k")
+	f(2.5e6, Number, "2.5M")
+	f(33.333, Percent, "33.3%")
+	f(float64(1500*time.Microsecond), Duration, "1.5ms")
+	f(float64(250*time.Microsecond), Duration, "250µs")
+	f(float64(90*time.Second), Duration, "90s")
+	f(float64(800), Duration, "800ns")
+	f(float64(5*time.Minute), Duration, "5m")
+	f(float64(time.Hour), Duration, "1h")
+}
+
+// hostile are names that would be markup if a chart put them in unescaped.
+var hostile = []string{`<script>alert(1)</script>`, `"><svg onload=alert(2)>`, `'&amp;<!--`, "]]></title><b>x</b>"}
+
+func TestHostileNamesAreText(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	c := Chart{ID: hostile[1], Label: hostile[0], YLabel: hostile[2], From: t0, To: t0.Add(time.Minute), Step: 30 * time.Second,
+		BarName: hostile[3], Selectable: true}
+	for _, h := range hostile {
+		c.Lines = append(c.Lines, Line{Name: h, Class: h, Points: []Point{{t0, 1}, {t0.Add(30 * time.Second), 2}}})
+		c.Dots = append(c.Dots, Dot{T: t0, V: 3, Href: "/t/" + h, Title: h, Error: len(h)%2 == 0})
+		c.Rules = append(c.Rules, Rule{V: 2, Name: h, Class: h})
+		c.Legend = append(c.Legend, LegendItem{Name: h, Class: h})
+	}
+	c.Bars = []Bar{{Start: t0, End: t0.Add(30 * time.Second), V: 1, Note: hostile[0], Class: hostile[1]}}
+	out := string(c.HTML())
+	// Well-formed XML: every name stayed inside its text or attribute.
+	dec := xml.NewDecoder(strings.NewReader(out))
+	elems := map[string]int{}
+	texts := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed: %v\n%s", err, out)
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			elems[tk.Name.Local]++
+			for _, a := range tk.Attr {
+				if strings.HasPrefix(a.Name.Local, "on") {
+					t.Errorf("attribute %s: a name became a handler", a.Name.Local)
+				}
+			}
+		case xml.CharData:
+			texts += string(tk)
+		}
+	}
+	for _, bad := range []string{"script", "b"} {
+		if elems[bad] > 0 {
+			t.Errorf("%d <%s> elements: a name became markup", elems[bad], bad)
+		}
+	}
+	for _, h := range hostile {
+		if !strings.Contains(texts, h) {
+			t.Errorf("text %q missing from the chart's text", h)
+		}
+	}
+}
+
+func TestGeometry(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	c := Chart{Width: 600, Height: 220, From: t0, To: t0.Add(time.Hour), Unit: Duration, Log: true,
+		Dots: []Dot{{T: t0, V: float64(time.Millisecond)}, {T: t0.Add(time.Hour), V: float64(100 * time.Millisecond)}}}
+	g, _ := c.geometry()
+	if x := g.x(t0); x != marginLeft {
+		t.Errorf("x(from) = %v", x)
+	}
+	if x := g.x(t0.Add(time.Hour)); x != 600-marginRight {
+		t.Errorf("x(to) = %v", x)
+	}
+	if x := g.x(t0.Add(2 * time.Hour)); x != 600-marginRight {
+		t.Errorf("x past the range = %v, want clamped", x)
+	}
+	top, bottom := g.y(float64(100*time.Millisecond)), g.y(float64(time.Millisecond))
+	mid := g.y(float64(10 * time.Millisecond))
+	if top != marginTop || bottom != 220-marginBottom || math.Abs(mid-(top+bottom)/2) > 1e-9 {
+		t.Errorf("log scale: y(100ms)=%v y(10ms)=%v y(1ms)=%v", top, mid, bottom)
+	}
+	if y := g.y(0); y != bottom {
+		t.Errorf("log scale: y(0) = %v, want the bottom %v", y, bottom)
+	}
+}
+
+func TestDotsAndTable(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+	c := Chart{From: t0, To: t0.Add(time.Minute), Dots: []Dot{{T: t0, V: 1}, {T: t0, V: 2, Error: true}, {T: t0, V: 3}}, Summary: "three"}
+	out := string(c.HTML())
+	if n := strings.Count(out, "<circle"); n != 2 {
+		t.Errorf("%d circles, want 2", n)
+	}
+	if n := strings.Count(out, "<a "); n != 3 {
+		t.Errorf("%d links, want 3", n)
+	}
+	if !strings.Contains(out, `role="img"`) || !strings.Contains(out, `<p class="ch-summary">three</p>`) || strings.Contains(out, "<table") {
+		t.Errorf("text alternative of a scatter: %s", out)
+	}
+	c = Chart{From: t0, To: t0.Add(time.Minute), Step: 30 * time.Second, Lines: []Line{{Name: "rate", Points: []Point{{t0, 1.5}, {t0.Add(30 * time.Second), math.NaN()}}}}}
+	out = string(c.HTML())
+	for _, want := range []string{`<td class="num" data-v="1.5">1.5</td>`, `data-v="NaN">–</td>`, "<th class=\"num\">rate</th>", `d="M64 `, "<title>15:00:00–15:00:30 UTC\nrate: 1.5</title>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("line chart lacks %q:\n%s", want, out)
+		}
+	}
+}
