@@ -21,7 +21,17 @@ type servicesView struct {
 	Seconds  float64
 	Services []serviceStats
 	NoStats  bool
+	// Charts are the RED charts of the services (the first
+	// maxServiceCharts), or of the service or operation the query names.
+	Charts             []redCharts
+	NoSeries           bool
+	Service, Operation string
+	MoreCharts         bool
 }
+
+// maxServiceCharts is how many services the page charts when it is not
+// asked for one.
+const maxServiceCharts = 8
 
 func (d *Dashboard) servicesPage(w http.ResponseWriter, r *http.Request) {
 	sv := servicesView{Ranges: ranges}
@@ -49,7 +59,45 @@ func (d *Dashboard) servicesPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if sv.Error == "" {
+		if err := d.serviceCharts(r, &sv); err != nil {
+			d.fail(w, r, "service charts", err)
+			return
+		}
+	}
 	d.render(w, r, http.StatusOK, "services", "Services", "services", sv)
+}
+
+// serviceCharts adds the RED charts: of the service and operation the
+// query names, or of the first services of the table.
+func (d *Dashboard) serviceCharts(r *http.Request, sv *servicesView) error {
+	q := r.URL.Query()
+	sv.Service, sv.Operation = q.Get("service"), q.Get("operation")
+	type which struct{ service, operation string }
+	var list []which
+	if sv.Service != "" {
+		list = append(list, which{sv.Service, sv.Operation})
+	} else {
+		for i, s := range sv.Services {
+			if i == maxServiceCharts {
+				sv.MoreCharts = true
+				break
+			}
+			list = append(list, which{s.Service, ""})
+		}
+	}
+	for i, w := range list {
+		rc, ok, err := d.redCharts(r.Context(), visitOf(r).project, w.service, w.operation, sv.Range.from, sv.Range.to, "red-"+itoa(i))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			sv.NoSeries = true
+			return nil
+		}
+		sv.Charts = append(sv.Charts, rc)
+	}
+	return nil
 }
 
 // rate formats count per second over seconds.

@@ -23,6 +23,7 @@ type snapshotsView struct {
 	Services    []string
 	Snapshots   []store.Snapshot
 	LiveURL     string
+	Hits        *hitsView
 }
 
 // snapshotQuery reads the snapshot filters of a page or live request.
@@ -51,6 +52,12 @@ func (d *Dashboard) snapshotsPage(w http.ResponseWriter, r *http.Request) {
 		if sv.Snapshots, err = d.st.FindSnapshots(r.Context(), visitOf(r).project, sq); err != nil {
 			d.fail(w, r, "find snapshots", err)
 			return
+		}
+		if bp := sv.Q.Get("breakpoint"); bp != "" {
+			if sv.Hits, err = d.hitsChart(r.Context(), visitOf(r).project, bp, sv.Range.from, sv.Range.to); err != nil {
+				d.fail(w, r, "hits of breakpoint", err)
+				return
+			}
 		}
 	}
 	sv.LiveURL = projectPath(r, "/live/snapshots?"+r.URL.RawQuery)
@@ -166,6 +173,7 @@ type logsView struct {
 	Services []string
 	Lines    []store.LogLine
 	LiveURL  string
+	Hits     *hitsView
 }
 
 func (d *Dashboard) logQuery(r *http.Request) (store.LogQuery, timeRange, string) {
@@ -192,6 +200,12 @@ func (d *Dashboard) logsPage(w http.ResponseWriter, r *http.Request) {
 		if lv.Lines, err = d.st.FindLogs(r.Context(), visitOf(r).project, lq); err != nil {
 			d.fail(w, r, "find log lines", err)
 			return
+		}
+		if bp := lv.Q.Get("breakpoint"); bp != "" {
+			if lv.Hits, err = d.hitsChart(r.Context(), visitOf(r).project, bp, lv.Range.from, lv.Range.to); err != nil {
+				d.fail(w, r, "hits of breakpoint", err)
+				return
+			}
 		}
 	}
 	lv.LiveURL = projectPath(r, "/live/logs?"+r.URL.RawQuery)

@@ -77,6 +77,7 @@ type tracesView struct {
 	Error      string
 	Results    []store.TraceSummary
 	Searched   bool
+	Scatter    scatterView
 }
 
 func (d *Dashboard) tracesPage(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +117,10 @@ func (d *Dashboard) tracesPage(w http.ResponseWriter, r *http.Request) {
 			tq.Start, tq.End = tv.Range.from, tv.Range.to
 			tv.Searched = true
 			if tv.Results, err = d.st.FindTraces(ctx, project, tq); err != nil {
+				d.fail(w, r, "search traces", err)
+				return
+			}
+			if tv.Scatter, err = d.traceScatter(ctx, project, tq, q, tv.Range.from, tv.Range.to); err != nil {
 				d.fail(w, r, "search traces", err)
 				return
 			}
