@@ -63,18 +63,25 @@ const (
 	maxTracePoints = 10_000
 )
 
-// seriesSteps are the steps chosen when a request names none, finest first.
+// autoStepBuckets is the most buckets AutoStep gives a range.
+const autoStepBuckets = 300
+
+// seriesSteps are the steps AutoStep chooses from, finest first: multiples
+// of store.SeriesResolution (10 s), each dividing a day so that buckets
+// start at the same UTC times whoever asks.
 var seriesSteps = []time.Duration{
 	10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute,
 	15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
 }
 
-// AutoStep is the finest step of seriesSteps that draws a range in at most
-// 300 buckets (a day in 5 minutes, an hour in 30 seconds, a week in an
-// hour), or a day for ranges beyond 300 days.
+// AutoStep is the bucket width of a time series over a range this long,
+// for the API and the dashboard's charts alike: the finest of 10 s, 30 s,
+// 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h and 1 day that gives at most
+// 300 buckets (15 min: 10 s, 90 buckets; 1 h: 30 s, 120; 24 h: 5 min,
+// 288; 7 days: 1 h, 168), and 1 day beyond 300 days.
 func AutoStep(span time.Duration) time.Duration {
 	for _, s := range seriesSteps {
-		if span <= 300*s {
+		if span <= autoStepBuckets*s {
 			return s
 		}
 	}

@@ -58,6 +58,27 @@ func TestParseSeriesRange(t *testing.T) {
 	f("start=100&end=100", 0, 0, "end")
 }
 
+func TestAutoStep(t *testing.T) {
+	f := func(span, want time.Duration) {
+		t.Helper()
+		if got := AutoStep(span); got != want {
+			t.Errorf("AutoStep(%v) = %v, want %v", span, got, want)
+		}
+		if n := span / AutoStep(span); AutoStep(span) < maxSeriesStep && n > autoStepBuckets {
+			t.Errorf("AutoStep(%v) gives %d buckets, more than %d", span, n, autoStepBuckets)
+		}
+	}
+	f(time.Minute, 10*time.Second)
+	f(15*time.Minute, 10*time.Second)
+	f(50*time.Minute, 10*time.Second)
+	f(time.Hour, 30*time.Second)
+	f(6*time.Hour, 2*time.Minute)
+	f(24*time.Hour, 5*time.Minute)
+	f(7*24*time.Hour, time.Hour)
+	f(30*24*time.Hour, 3*time.Hour)
+	f(1000*24*time.Hour, 24*time.Hour)
+}
+
 func TestFormatStep(t *testing.T) {
 	f := func(d time.Duration, want string) {
 		t.Helper()

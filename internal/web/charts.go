@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/web/chart"
 )
@@ -64,12 +65,13 @@ func (d *Dashboard) traceScatter(ctx context.Context, project string, tq store.T
 	var lo, hi time.Duration
 	prefix := path + "/"
 	for i, p := range points {
-		title := p.RootService + ": " + p.RootOperation + " · " + chart.FormatDuration(p.Duration) + " · " + p.Start.UTC().Format("15:04:05.000") + " UTC"
+		title := chart.FormatDuration(p.Duration) + " · " + p.Start.UTC().Format("15:04:05.000") + " UTC"
 		if p.Error {
 			title += " · error"
 			errs++
 		}
-		c.Dots = append(c.Dots, chart.Dot{T: p.Start, V: float64(p.Duration), Error: p.Error, Href: prefix + p.TraceID.String(), Title: title})
+		c.Dots = append(c.Dots, chart.Dot{T: p.Start, V: float64(p.Duration), Error: p.Error, Href: prefix + p.TraceID.String(),
+			Group: p.RootService + ": " + p.RootOperation, Title: title})
 		if i == 0 || p.Duration < lo {
 			lo = p.Duration
 		}
@@ -82,7 +84,7 @@ func (d *Dashboard) traceScatter(ctx context.Context, project string, tq store.T
 	if len(points) == 0 {
 		c.Summary = "No trace found in this range."
 	} else {
-		c.Summary = fmt.Sprintf("%d traces found, %d with errors, lasting %s to %s. Click a dot to open its trace; drag across the chart to search that time range.",
+		c.Summary = fmt.Sprintf("%d traces found, %d with errors, lasting %s to %s. Point at a dot for its trace, click to open it; drag across the chart to search that time range. Keyboard: focus the chart, then arrow keys and Enter; the results below link the newest traces.",
 			len(points), errs, chart.FormatDuration(lo), chart.FormatDuration(hi))
 	}
 	sv.Chart = c.HTML()
@@ -97,14 +99,14 @@ type redCharts struct {
 
 // redCharts draws request rate, error rate and duration percentiles of a
 // service's entry spans (operation "") or of one operation, over [from,
-// to) in buckets of chart.Step. It returns ok false when the store keeps
+// to) in buckets of api.AutoStep. It returns ok false when the store keeps
 // no series.
 func (d *Dashboard) redCharts(ctx context.Context, project, service, operation string, from, to time.Time, id string) (redCharts, bool, error) {
 	sr, ok := d.st.(store.SeriesReader)
 	if !ok {
 		return redCharts{}, false, nil
 	}
-	step := chart.Step(to.Sub(from))
+	step := api.AutoStep(to.Sub(from))
 	from = from.UTC().Truncate(step)
 	pts, err := sr.REDSeries(ctx, project, service, operation, from, to, step)
 	if errors.Is(err, errors.ErrUnsupported) {
@@ -196,7 +198,7 @@ func (d *Dashboard) hitsChart(ctx context.Context, project, bpID string, from, t
 	for _, l := range lines {
 		perMinute[l.Time.Unix()/60]++
 	}
-	step := max(chart.Step(to.Sub(from)), time.Minute)
+	step := max(api.AutoStep(to.Sub(from)), time.Minute)
 	start := from.UTC().Truncate(step)
 	minutes := int64(step / time.Minute)
 	c := chart.Chart{ID: "bp-hits", Width: 1200, Height: 220, From: start, To: to, Step: step,

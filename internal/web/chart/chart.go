@@ -1,24 +1,29 @@
 // Package chart draws the dashboard's charts as SVG on the server: time
 // axes with UTC tick labels, value axes (linear or logarithmic, counts,
 // percentages or durations), lines, bars, dots, reference rules, a legend
-// and a table of the numbers as the chart's text alternative. It also
-// chooses the bucket width of time series (Step), so that every chart and
-// the store reading its buckets agree.
+// and a table of the numbers as the chart's text alternative. The bucket
+// width of time series is not chosen here but by api.AutoStep, the one rule
+// the API and the pages share.
 //
 // It owns geometry and markup only: it reads no data (the pages in package
-// web do) and runs no script (static/charts.js adds drag-to-select to a
-// chart marked Selectable). Every string from outside (names, titles,
-// links) is escaped here; numbers are formatted here. Shapes are placed by
-// SVG attributes and coloured by classes of static/app.css, so that the
-// pages keep their Content-Security-Policy without inline styles.
+// web do) and runs no script. static/charts.js adds drag-to-select to a
+// chart marked Selectable, and to a scatter its hover text and links, read
+// from the dots' JSON data block (a script element of a data type, which
+// the Content-Security-Policy lets be since it never runs). Every string
+// from outside (names, titles, links) is escaped here; numbers are
+// formatted here. Shapes are placed by SVG attributes and coloured by
+// classes of static/app.css, so that the pages keep their
+// Content-Security-Policy without inline styles.
 package chart
 
 import (
+	"encoding/json"
 	"html/template"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Unit is what the numbers of a value axis are.
@@ -56,12 +61,17 @@ type Bar struct {
 }
 
 // Dot is one point of a scatter plot: a blue circle, or a red triangle
-// when Error, linking to Href, with Title as its tooltip.
+// when Error. With static/charts.js, hovering it shows its hover text and
+// clicking it opens Href; without script the page must link Href
+// elsewhere. The hover text is Group, " · " and Title, or Title alone
+// when Group is "": Group is what many dots share (a trace's root service
+// and operation), written once in the page for all of them.
 type Dot struct {
 	T     time.Time
 	V     float64
 	Error bool
 	Href  string
+	Group string
 	Title string
 }
 
@@ -217,7 +227,7 @@ func (c *Chart) size() (int, int) {
 // alternative.
 func (c *Chart) HTML() template.HTML {
 	var b strings.Builder
-	b.Grow(1024 + 160*len(c.Dots) + 120*len(c.Bars))
+	b.Grow(1024 + 160*len(c.Dots) + 120*len(c.Bars)) // a dot: its path and its data
 	w, h := c.size()
 	g, yticks := c.geometry()
 	b.WriteString(`<figure class="ch"`)
@@ -250,6 +260,7 @@ func (c *Chart) HTML() template.HTML {
 	c.writeRules(&b, &g)
 	c.writeDots(&b, &g)
 	b.WriteString(`</svg></div>`)
+	c.writeDotData(&b, &g)
 	c.writeTable(&b)
 	b.WriteString(`</figure>`)
 	return template.HTML(b.String())
@@ -407,28 +418,120 @@ func (c *Chart) writeRules(b *strings.Builder, g *geometry) {
 	}
 }
 
-// writeDots draws the scatter's dots compactly (ten thousand of them make
-// the page): one link each, no class, the group's class colouring them.
+// dotRadius is a circle dot's radius; a triangle is as wide as a circle
+// and a little taller.
+const dotRadius = 3.5
+
+// writeDots draws the scatter's dots as one path per shape: circles (two
+// arcs each) and error triangles. Ten thousand links with a title each
+// took the browser half a second to build; two paths take a few
+// milliseconds. Hover text and links live in the data block (writeDotData)
+// that static/charts.js reads.
 func (c *Chart) writeDots(b *strings.Builder, g *geometry) {
 	if len(c.Dots) == 0 {
 		return
 	}
-	b.WriteString(`<g class="ch-dots">`)
+	var errs int
 	for _, d := range c.Dots {
-		x, y := g.x(d.T), g.y(d.V)
-		b.WriteString(`<a`)
-		attr(b, "href", d.Href)
-		b.WriteString(`><title>`)
-		text(b, d.Title)
-		b.WriteString(`</title>`)
 		if d.Error {
-			b.WriteString(`<path d="M` + num(x) + ` ` + num(y-5) + `l4.5 8h-9z"/>`)
-		} else {
-			b.WriteString(`<circle cx="` + num(x) + `" cy="` + num(y) + `" r="3.5"/>`)
+			errs++
 		}
-		b.WriteString(`</a>`)
 	}
-	b.WriteString(`</g>`)
+	r := num(dotRadius)
+	b.WriteString(`<g class="ch-dots"><path class="ch-dot"`)
+	attr(b, "data-n", strconv.Itoa(len(c.Dots)-errs))
+	b.WriteString(` d="`)
+	for _, d := range c.Dots {
+		if !d.Error {
+			x, y := g.x(d.T), g.y(d.V)
+			b.WriteString(`M` + num(x-dotRadius) + ` ` + num(y) + `a` + r + ` ` + r + ` 0 1 0 ` + num(2*dotRadius) + ` 0 ` + r + ` ` + r + ` 0 1 0 -` + num(2*dotRadius) + ` 0`)
+		}
+	}
+	b.WriteString(`"/><path class="ch-dot ch-err"`)
+	attr(b, "data-n", strconv.Itoa(errs))
+	b.WriteString(` d="`)
+	for _, d := range c.Dots {
+		if d.Error {
+			x, y := g.x(d.T), g.y(d.V)
+			b.WriteString(`M` + num(x) + ` ` + num(y-5) + `l4.5 8h-9z`)
+		}
+	}
+	b.WriteString(`"/></g>`)
+}
+
+// dotData is the data block of a scatter: each dot's position in the
+// SVG's user units, its link (Base + Href[i]) and its hover text's parts
+// (Groups[G[i]], -1 for none, and Title[i]). Ten thousand dots make the
+// page: names are written once and links without their common prefix.
+type dotData struct {
+	X      []float64 `json:"x"`
+	Y      []float64 `json:"y"`
+	Err    []int     `json:"err"` // indices of the error dots
+	Base   string    `json:"base"`
+	Href   []string  `json:"href"`
+	Groups []string  `json:"groups"`
+	G      []int     `json:"g"`
+	Title  []string  `json:"title"`
+}
+
+// writeDotData writes the dots as JSON in a script element that never
+// runs (its type is data), for static/charts.js to find the dot under the
+// pointer. encoding/json escapes <, > and & in strings, so no name can
+// close the element.
+func (c *Chart) writeDotData(b *strings.Builder, g *geometry) {
+	if len(c.Dots) == 0 {
+		return
+	}
+	n := len(c.Dots)
+	dd := dotData{X: make([]float64, n), Y: make([]float64, n), Err: []int{}, Href: make([]string, n),
+		Groups: []string{}, G: make([]int, n), Title: make([]string, n)}
+	dd.Base = c.Dots[0].Href
+	group := map[string]int{}
+	for i, d := range c.Dots {
+		dd.G[i] = -1
+		if d.Group != "" {
+			g, ok := group[d.Group]
+			if !ok {
+				g = len(dd.Groups)
+				group[d.Group] = g
+				dd.Groups = append(dd.Groups, d.Group)
+			}
+			dd.G[i] = g
+		}
+		dd.X[i], dd.Y[i] = round(g.x(d.T)), round(g.y(d.V))
+		if d.Error {
+			dd.Err = append(dd.Err, i)
+		}
+		dd.Base = commonPrefix(dd.Base, d.Href)
+		dd.Title[i] = d.Title
+	}
+	for i, d := range c.Dots {
+		dd.Href[i] = d.Href[len(dd.Base):]
+	}
+	js, err := json.Marshal(dd)
+	if err != nil { // strings and finite numbers always marshal
+		return
+	}
+	b.WriteString(`<script type="application/json" class="ch-dot-data"`)
+	if c.ID != "" {
+		attr(b, "id", c.ID+"-dots")
+	}
+	b.WriteString(`>`)
+	b.Write(js)
+	b.WriteString(`</script>`)
+}
+
+// commonPrefix is the longest common prefix of a and b, cut at a UTF-8
+// character boundary.
+func commonPrefix(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	for i > 0 && i < len(a) && !utf8.RuneStart(a[i]) {
+		i--
+	}
+	return a[:i]
 }
 
 // writeTable writes the numbers as a table in a closed details element:
@@ -521,9 +624,12 @@ func rectAttrs(b *strings.Builder, x, y, w, h float64) {
 // num formats a coordinate to a tenth of a unit, enough at any zoom a
 // screen offers and short for ten thousand dots.
 func num(v float64) string {
-	s := strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+	s := strconv.FormatFloat(round(v), 'f', -1, 64)
 	if s == "-0" {
 		return "0"
 	}
 	return s
 }
+
+// round rounds a coordinate to a tenth of a unit, as num writes it.
+func round(v float64) float64 { return math.Round(v*10) / 10 }

@@ -1,34 +1,15 @@
 package chart
 
 import (
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"math"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestStep(t *testing.T) {
-	f := func(span, want time.Duration) {
-		t.Helper()
-		if got := Step(span); got != want {
-			t.Errorf("Step(%v) = %v, want %v", span, got, want)
-		}
-		if n := span / Step(span); Step(span) < 24*time.Hour && n > MaxPoints {
-			t.Errorf("Step(%v) gives %d buckets, more than %d", span, n, MaxPoints)
-		}
-	}
-	f(time.Minute, 10*time.Second)
-	f(15*time.Minute, 10*time.Second)
-	f(50*time.Minute, 10*time.Second)
-	f(time.Hour, 30*time.Second)
-	f(6*time.Hour, 2*time.Minute)
-	f(24*time.Hour, 5*time.Minute)
-	f(7*24*time.Hour, time.Hour)
-	f(30*24*time.Hour, 3*time.Hour)
-	f(1000*24*time.Hour, 24*time.Hour)
-}
 
 func TestTimeTicks(t *testing.T) {
 	at := func(s string) time.Time {
@@ -166,9 +147,17 @@ func TestHostileNamesAreText(t *testing.T) {
 			texts += string(tk)
 		}
 	}
-	for _, bad := range []string{"script", "b"} {
-		if elems[bad] > 0 {
-			t.Errorf("%d <%s> elements: a name became markup", elems[bad], bad)
+	if elems["b"] > 0 {
+		t.Errorf("%d <b> elements: a name became markup", elems["b"])
+	}
+	// One script element: the dots' data, not run, its names JSON strings.
+	if elems["script"] != 1 || strings.Count(out, `<script type="application/json" class="ch-dot-data"`) != 1 {
+		t.Errorf("%d script elements, want the dots' data block only", elems["script"])
+	}
+	dd := dotDataOf(t, out)
+	for i, h := range hostile {
+		if dd.Title[i] != h || dd.Base+dd.Href[i] != "/t/"+h {
+			t.Errorf("dot %d: title %q, link %q; want %q, %q", i, dd.Title[i], dd.Base+dd.Href[i], h, "/t/"+h)
 		}
 	}
 	for _, h := range hostile {
@@ -204,13 +193,29 @@ func TestGeometry(t *testing.T) {
 
 func TestDotsAndTable(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
-	c := Chart{From: t0, To: t0.Add(time.Minute), Dots: []Dot{{T: t0, V: 1}, {T: t0, V: 2, Error: true}, {T: t0, V: 3}}, Summary: "three"}
+	c := Chart{ID: "sc", From: t0, To: t0.Add(time.Minute), Summary: "three", Dots: []Dot{
+		{T: t0, V: 1, Href: "/p/x/traces/a1", Title: "one"},
+		{T: t0.Add(30 * time.Second), V: 2, Error: true, Href: "/p/x/traces/b2", Group: "svc: op", Title: "two"},
+		{T: t0.Add(time.Minute), V: 3, Href: "/p/x/traces/c3", Group: "svc: op", Title: "three"}}}
 	out := string(c.HTML())
-	if n := strings.Count(out, "<circle"); n != 2 {
-		t.Errorf("%d circles, want 2", n)
+	// Two paths, one per shape: two circles of two arcs each, a triangle.
+	for _, want := range []string{
+		`<path class="ch-dot" data-n="2" d="M60.5 131.3a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0 -7 0M578.5 14a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0 -7 0"/>`,
+		`<path class="ch-dot ch-err" data-n="1" d="M323 67.7l4.5 8h-9z"/>`,
+		`<script type="application/json" class="ch-dot-data" id="sc-dots">`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scatter lacks %s:\n%s", want, out)
+		}
 	}
-	if n := strings.Count(out, "<a "); n != 3 {
-		t.Errorf("%d links, want 3", n)
+	if strings.Contains(out, "<a ") || strings.Contains(out, "<circle") {
+		t.Errorf("scatter still draws an element per dot:\n%s", out)
+	}
+	dd := dotDataOf(t, out)
+	want := dotData{X: []float64{64, 323, 582}, Y: []float64{131.3, 72.7, 14}, Err: []int{1}, Base: "/p/x/traces/",
+		Href: []string{"a1", "b2", "c3"}, Groups: []string{"svc: op"}, G: []int{-1, 0, 0}, Title: []string{"one", "two", "three"}}
+	if fmt.Sprint(dd) != fmt.Sprint(want) {
+		t.Errorf("dot data %+v, want %+v", dd, want)
 	}
 	if !strings.Contains(out, `role="img"`) || !strings.Contains(out, `<p class="ch-summary">three</p>`) || strings.Contains(out, "<table") {
 		t.Errorf("text alternative of a scatter: %s", out)
@@ -222,4 +227,17 @@ func TestDotsAndTable(t *testing.T) {
 			t.Errorf("line chart lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// dotDataOf reads the dots' data block of a chart's HTML.
+func dotDataOf(t *testing.T, out string) dotData {
+	t.Helper()
+	_, js, ok := strings.Cut(out, `class="ch-dot-data"`)
+	_, js, _ = strings.Cut(js, ">")
+	js, _, ok2 := strings.Cut(js, "</script>")
+	var dd dotData
+	if err := json.Unmarshal([]byte(js), &dd); !ok || !ok2 || err != nil {
+		t.Fatalf("no dot data block (%v) in %s", err, out)
+	}
+	return dd
 }

@@ -7,31 +7,6 @@ import (
 	"time"
 )
 
-// MaxPoints is the most buckets Step gives a range.
-const MaxPoints = 300
-
-// steps are the bucket widths of time series, finest first: multiples of
-// the stores' finest bucket (10 s), each dividing a day so that buckets
-// start at the same UTC times whoever asks.
-var steps = []time.Duration{
-	10 * time.Second, 30 * time.Second,
-	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour,
-}
-
-// Step is the bucket width of a time series over a range this long: the
-// finest of 10 s, 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h and 1 day
-// that gives at most MaxPoints buckets (15 min: 10 s, 90 buckets; 1 h:
-// 30 s, 120; 24 h: 5 min, 288; 7 days: 1 h, 168), and 1 day beyond.
-func Step(span time.Duration) time.Duration {
-	for _, s := range steps {
-		if span <= s*MaxPoints {
-			return s
-		}
-	}
-	return steps[len(steps)-1]
-}
-
 // Tick is a labelled position on an axis: a time on a time axis, a value
 // on a value axis.
 type Tick struct {
