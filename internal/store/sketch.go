@@ -73,9 +73,35 @@ func (s *DurationSketch) AppendBinary(b []byte) ([]byte, error) {
 var errSketch = errors.New("corrupt duration sketch")
 
 // MergeBinary adds the durations of a sketch encoded by AppendBinary at
-// the start of b, and returns the bytes after it.
+// the start of b, and returns the bytes after it. On error it adds nothing:
+// SkipSketch checks the encoding first, the loop below then trusts it.
 func (s *DurationSketch) MergeBinary(b []byte) ([]byte, error) {
+	rest, err := SkipSketch(b)
+	if err != nil {
+		return nil, err
+	}
 	zero, n := binary.Varint(b)
+	buckets, m := binary.Uvarint(b[n:])
+	b = b[n+m:]
+	s.zero += zero
+	s.n += zero
+	k := int32(0)
+	for range buckets {
+		dk, n1 := binary.Varint(b)
+		c, n2 := binary.Varint(b[n1:])
+		b = b[n1+n2:]
+		k += int32(dk)
+		s.addBucket(k, c)
+		s.n += c
+	}
+	return rest, nil
+}
+
+// SkipSketch returns the bytes after the sketch encoded at the start of b,
+// or an error if b does not start with one. A decoder checks a value with
+// it before adding anything from it.
+func SkipSketch(b []byte) ([]byte, error) {
+	_, n := binary.Varint(b)
 	if n <= 0 {
 		return nil, errSketch
 	}
@@ -85,15 +111,13 @@ func (s *DurationSketch) MergeBinary(b []byte) ([]byte, error) {
 		return nil, errSketch
 	}
 	b = b[n:]
-	s.zero += zero
-	s.n += zero
 	k := int64(0)
 	for range buckets {
 		dk, n1 := binary.Varint(b)
 		if n1 <= 0 {
 			return nil, errSketch
 		}
-		c, n2 := binary.Varint(b[n1:])
+		_, n2 := binary.Varint(b[n1:])
 		if n2 <= 0 {
 			return nil, errSketch
 		}
@@ -101,8 +125,6 @@ func (s *DurationSketch) MergeBinary(b []byte) ([]byte, error) {
 		if k += dk; k < 0 || k > int64(maxSketchIndex) {
 			return nil, errSketch
 		}
-		s.addBucket(int32(k), c)
-		s.n += c
 	}
 	return b, nil
 }
@@ -188,38 +210,27 @@ func (s *DenseSketch) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // MergeBinary adds the durations of a sketch encoded at the start of b and
-// returns the bytes after it.
+// returns the bytes after it. On error it adds nothing.
 func (s *DenseSketch) MergeBinary(b []byte) ([]byte, error) {
+	rest, err := SkipSketch(b)
+	if err != nil {
+		return nil, err
+	}
 	zero, n := binary.Varint(b)
-	if n <= 0 {
-		return nil, errSketch
-	}
-	b = b[n:]
-	buckets, n := binary.Uvarint(b)
-	if n <= 0 || buckets > uint64(len(b)) {
-		return nil, errSketch
-	}
-	b = b[n:]
+	buckets, m := binary.Uvarint(b[n:])
+	b = b[n+m:]
 	s.zero += zero
 	s.n += zero
-	k := int64(0)
+	k := int32(0)
 	for range buckets {
 		dk, n1 := binary.Varint(b)
-		if n1 <= 0 {
-			return nil, errSketch
-		}
 		c, n2 := binary.Varint(b[n1:])
-		if n2 <= 0 {
-			return nil, errSketch
-		}
 		b = b[n1+n2:]
-		if k += dk; k < 0 || k > int64(maxSketchIndex) {
-			return nil, errSketch
-		}
-		s.add(int32(k), c)
+		k += int32(dk)
+		s.add(k, c)
 		s.n += c
 	}
-	return b, nil
+	return rest, nil
 }
 
 // Sketch returns the same durations as a DurationSketch, to read

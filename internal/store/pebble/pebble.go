@@ -142,6 +142,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	guard := newDiskGuard(dir, opts.MinFreeBytes, opts.Logger)
 	guard.configure(po)
+	po.Merger = newAggregateMerger(guard) // merge.go
 	db, err := pdb.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)

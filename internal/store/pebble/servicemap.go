@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +56,12 @@ import (
 // store.DurationSketch and the newest few trace IDs. A range is read as
 // its whole hours' rows and the minutes' rows at either end: a day is at
 // most 24 + 118 rows per edge.
+//
+// A write adds its batch's sums to the rows as merge operands (merge.go),
+// one per row, without reading them; every foldOperands writes of a row it
+// reads the row and writes it whole, so that a read merges few operands.
+// The lookups of caller and pending records go in key order through one
+// iterator per kind and write.
 
 var _ store.ServiceMapReader = (*Store)(nil)
 
@@ -87,6 +94,9 @@ type serviceMap struct {
 	// expiredBelow is the hour below which caller and pending records have
 	// been dropped.
 	expiredBelow uint32
+	// operands counts, per row (by the hash of its key), the merge
+	// operands written since the row was last written whole (writeRows).
+	operands map[uint64]uint32
 }
 
 func hourOf(unixNano int64) uint32   { return uint32(max(unixNano, 0) / int64(time.Hour)) }
@@ -120,10 +130,10 @@ func edgeKeyPrefix(b []byte, d uint32, project string, gran byte) []byte {
 // they follow the bucket in its key.
 type edgeID string
 
-func makeEdgeID(caller string, kind store.NodeKind, callee string) edgeID {
-	b := appendName(nil, caller)
+func appendEdgeID(b []byte, caller string, kind store.NodeKind, callee string) []byte {
+	b = appendName(b, caller)
 	b = append(b, nodeKindByte(kind))
-	return edgeID(appendName(b, callee))
+	return appendName(b, callee)
 }
 
 func (e edgeID) parse() (caller string, kind store.NodeKind, callee string, ok bool) {
@@ -281,23 +291,31 @@ func (r *row) add(o *row) {
 	r.note(o.traces...)
 }
 
-// note puts trace IDs first among the row's exemplars.
+// note puts trace IDs first among the row's exemplars, in their order:
+// the row keeps the first exemplars distinct IDs of ids then its own.
 func (r *row) note(ids ...telemetry.TraceID) {
-	if len(ids) == 0 {
-		return
+	for i := len(ids) - 1; i >= 0; i-- {
+		r.noteOne(ids[i])
 	}
-	if len(ids) == 1 && len(r.traces) > 0 && r.traces[0] == ids[0] {
+}
+
+// noteOne puts a trace ID first among the row's exemplars.
+func (r *row) noteOne(id telemetry.TraceID) {
+	j := slices.Index(r.traces, id)
+	switch {
+	case j == 0:
 		return // the same trace again (its spans sit together in a batch)
+	case j < 0 && r.traces == nil:
+		r.traces = make([]telemetry.TraceID, 0, exemplars)
+		fallthrough
+	case j < 0 && len(r.traces) < exemplars:
+		r.traces = append(r.traces, id)
+		j = len(r.traces) - 1
+	case j < 0:
+		j = len(r.traces) - 1 // the oldest goes
 	}
-	out := make([]telemetry.TraceID, 0, exemplars)
-	for _, list := range [][]telemetry.TraceID{ids, r.traces} {
-		for _, id := range list {
-			if len(out) < exemplars && !containsTrace(out, id) {
-				out = append(out, id)
-			}
-		}
-	}
-	r.traces = out
+	copy(r.traces[1:j+1], r.traces[:j])
+	r.traces[0] = id
 }
 
 func containsTrace(ids []telemetry.TraceID, id telemetry.TraceID) bool {
@@ -321,26 +339,31 @@ func (r *row) encode(b []byte) []byte {
 }
 
 // mergeEncoded adds an encoded row; its exemplars go after the row's own
-// when older is set, before them otherwise.
+// when older is set, before them otherwise. On error it adds nothing.
 func (r *row) mergeEncoded(v []byte, older bool) error {
-	calls, n := binary.Varint(v)
-	if n <= 0 {
+	calls, n1 := binary.Varint(v)
+	if n1 <= 0 {
 		return errCorrupt
 	}
-	v = v[n:]
-	errs, n := binary.Varint(v)
-	if n <= 0 {
+	errs, n2 := binary.Varint(v[n1:])
+	if n2 <= 0 {
 		return errCorrupt
 	}
-	v, err := r.sketch.MergeBinary(v[n:])
-	if err != nil || len(v) < 1 || len(v) != 1+16*int(v[0]) {
+	sk := v[n1+n2:]
+	rest, err := store.SkipSketch(sk)
+	if err != nil || len(rest) < 1 || len(rest) != 1+16*int(rest[0]) {
+		return errCorrupt
+	}
+	if _, err := r.sketch.MergeBinary(sk); err != nil {
 		return errCorrupt
 	}
 	r.calls += calls
 	r.errors += errs
-	ids := make([]telemetry.TraceID, v[0])
+	// A row keeps at most exemplars IDs (the newest, distinct).
+	var buf [exemplars]telemetry.TraceID
+	ids := buf[:min(int(rest[0]), exemplars)]
 	for i := range ids {
-		copy(ids[i][:], v[1+16*i:])
+		copy(ids[i][:], rest[1+16*i:])
 	}
 	if older {
 		for _, id := range ids {
@@ -366,37 +389,9 @@ type mapWrite struct {
 	callers map[spanRef]*callerRecord
 	// pendingAdded are the hashes of the pending records it writes.
 	pendingAdded []uint64
-	// its are the write's iterators over caller and pending records,
-	// opened on first use: seeking one is cheaper than a Get or a new
-	// iterator per span.
-	its [2]*pdb.Iterator
-	e   enc
-	key []byte
-}
-
-// iter returns the write's iterator over records of kind (kindCaller or
-// kindPending).
-func (w *mapWrite) iter(kind byte) (*pdb.Iterator, error) {
-	i := 0
-	if kind == kindPending {
-		i = 1
-	}
-	if w.its[i] == nil {
-		it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
-		if err != nil {
-			return nil, err
-		}
-		w.its[i] = it
-	}
-	return w.its[i], nil
-}
-
-func (w *mapWrite) close() {
-	for _, it := range w.its {
-		if it != nil {
-			it.Close()
-		}
-	}
+	e            enc
+	key          []byte
+	upper        []byte
 }
 
 type spanRef struct {
@@ -432,7 +427,6 @@ func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Tim
 		}
 	}
 	w := &mapWrite{s: s, b: b, project: project, now: now, hour: hour, rows: map[rowKey]*row{}, callers: map[spanRef]*callerRecord{}}
-	defer w.close()
 	if err := w.spans(ps); err != nil {
 		return nil, err
 	}
@@ -539,6 +533,16 @@ func (w *mapWrite) spans(ps []placed) error {
 		byID[spanRef{ps[i].span.TraceID, ps[i].span.SpanID}] = i
 	}
 	remoteChild := make([]bool, len(ps))
+	var lookups []spanRef
+	for i := range ps {
+		c := ps[i].span
+		if _, ok := byID[spanRef{c.TraceID, c.ParentSpanID}]; !ok && c.ParentSpanID.IsValid() && entry(c.Kind) {
+			lookups = append(lookups, spanRef{c.TraceID, c.ParentSpanID})
+		}
+	}
+	if err := w.readCallers(lookups); err != nil {
+		return err
+	}
 	for i := range ps {
 		c := ps[i].span
 		if !c.ParentSpanID.IsValid() {
@@ -558,12 +562,8 @@ func (w *mapWrite) spans(ps []placed) error {
 			return err
 		}
 	}
-	for i := range ps {
-		found, err := w.parentOfPending(ps[i].span)
-		if err != nil {
-			return err
-		}
-		remoteChild[i] = remoteChild[i] || found
+	if err := w.parentsOfPending(ps, remoteChild); err != nil {
+		return err
 	}
 	for i := range ps {
 		p := ps[i].span
@@ -632,78 +632,138 @@ func (w *mapWrite) childOfEarlier(p *placed) error {
 	return nil
 }
 
-// parentOfPending counts the calls of pending records waiting for p, and
-// deletes them.
-func (w *mapWrite) parentOfPending(p *telemetry.Span) (bool, error) {
-	h := pendingHash(w.project, &p.TraceID, &p.SpanID)
-	found := false
-	for _, hour := range []uint32{w.hour, w.hour - 1} {
-		if hour > w.hour || !w.s.smap.mayHavePending(hour, h) {
+// parentsOfPending counts the calls of the pending records waiting for the
+// spans, deletes them, and marks in found the spans that had one in another
+// service.
+//
+// Lookups go in key order through one iterator, each limited to its
+// prefix: ascending seeks step forward through the blocks it holds, and
+// the limit stops a scan at its prefix's end rather than stepping over
+// the tombstones of the records found before.
+func (w *mapWrite) parentsOfPending(ps []placed, found []bool) error {
+	m := &w.s.smap
+	type lookup struct {
+		i    int
+		hash uint64
+	}
+	var ls []lookup
+	for i := range ps {
+		h := pendingHash(w.project, &ps[i].span.TraceID, &ps[i].span.SpanID)
+		if m.mayHavePending(w.hour, h) || (w.hour > 0 && m.mayHavePending(w.hour-1, h)) {
+			ls = append(ls, lookup{i, h})
+		}
+	}
+	if len(ls) == 0 {
+		return nil
+	}
+	slices.SortFunc(ls, func(a, b lookup) int {
+		return cmpRef(spanRef{ps[a.i].span.TraceID, ps[a.i].span.SpanID}, spanRef{ps[b.i].span.TraceID, ps[b.i].span.SpanID})
+	})
+	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindPending}, UpperBound: []byte{kindPending + 1}})
+	if err != nil {
+		return fmt.Errorf("look up pending calls: %w", err)
+	}
+	defer it.Close()
+	for _, hour := range []uint32{w.hour - 1, w.hour} {
+		if hour > w.hour {
 			continue
 		}
-		prefix := callRecordKey(w.key[:0], kindPending, hour, w.project, &p.TraceID, &p.SpanID)
-		w.key = prefix
-		it, err := w.iter(kindPending)
-		if err != nil {
-			return false, fmt.Errorf("look up pending calls: %w", err)
-		}
-		for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
-			c, err := decodeCall(it.Value(), p.TraceID)
-			if err != nil {
-				return false, fmt.Errorf("pending call: %w", err)
-			}
-			if err := w.b.Delete(it.Key(), nil); err != nil {
-				return false, fmt.Errorf("batch pending call: %w", err)
-			}
-			if c.service == p.Service() {
+		for _, l := range ls {
+			if !m.mayHavePending(hour, l.hash) {
 				continue
 			}
-			found = true
-			isErr := c.flags&callError != 0 || (clientish(p.Kind) && p.IsError())
-			w.countAt(c.day, c.minute, p.Service(), store.NodeService, c.service, c.trace, isErr, time.Duration(c.duration), 1)
-		}
-		if err := it.Error(); err != nil {
-			return false, fmt.Errorf("look up pending calls: %w", err)
+			p := ps[l.i].span
+			prefix := callRecordKey(w.key[:0], kindPending, hour, w.project, &p.TraceID, &p.SpanID)
+			w.key = prefix
+			// A child's span ID follows the prefix: 8 bytes.
+			w.upper = append(append(w.upper[:0], prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+			for pos := it.SeekGEWithLimit(prefix, w.upper); pos == pdb.IterValid && bytes.HasPrefix(it.Key(), prefix); pos = it.NextWithLimit(w.upper) {
+				c, err := decodeCall(it.Value(), p.TraceID)
+				if err != nil {
+					return fmt.Errorf("pending call: %w", err)
+				}
+				if err := w.b.Delete(it.Key(), nil); err != nil {
+					return fmt.Errorf("batch pending call: %w", err)
+				}
+				if c.service == p.Service() {
+					continue
+				}
+				found[l.i] = true
+				isErr := c.flags&callError != 0 || (clientish(p.Kind) && p.IsError())
+				w.countAt(c.day, c.minute, p.Service(), store.NodeService, c.service, c.trace, isErr, time.Duration(c.duration), 1)
+			}
+			if err := it.Error(); err != nil {
+				return fmt.Errorf("look up pending calls: %w", err)
+			}
 		}
 	}
-	return found, nil
+	return nil
 }
 
-// caller reads the caller record of a span, from this write's or the live
-// hours'; nil when there is none.
-func (w *mapWrite) caller(ref spanRef) (*callerRecord, error) {
-	if rec, ok := w.callers[ref]; ok {
-		return rec, nil
+func cmpRef(a, b spanRef) int {
+	if c := bytes.Compare(a.trace[:], b.trace[:]); c != 0 {
+		return c
 	}
+	return bytes.Compare(a.span[:], b.span[:])
+}
+
+// readCallers reads the caller records of refs, of the current hour or
+// else the one before, into w.callers (nil for none), in key order through
+// one iterator: ascending seeks step forward through the blocks it holds.
+func (w *mapWrite) readCallers(refs []spanRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	slices.SortFunc(refs, cmpRef)
+	refs = slices.Compact(refs)
+	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindCaller}, UpperBound: []byte{kindCaller + 1}})
+	if err != nil {
+		return fmt.Errorf("look up callers: %w", err)
+	}
+	defer it.Close()
 	for _, hour := range []uint32{w.hour, w.hour - 1} {
 		if hour > w.hour {
 			continue
 		}
-		w.key = callRecordKey(w.key[:0], kindCaller, hour, w.project, &ref.trace, &ref.span)
-		it, err := w.iter(kindCaller)
-		if err != nil {
-			return nil, fmt.Errorf("look up caller: %w", err)
-		}
-		if !it.SeekGE(w.key) || !bytes.Equal(it.Key(), w.key) {
-			if err := it.Error(); err != nil {
-				return nil, fmt.Errorf("look up caller: %w", err)
+		for _, ref := range refs {
+			if _, ok := w.callers[ref]; ok {
+				continue
 			}
-			continue
+			w.key = callRecordKey(w.key[:0], kindCaller, hour, w.project, &ref.trace, &ref.span)
+			if !it.SeekGE(w.key) || !bytes.Equal(it.Key(), w.key) {
+				if err := it.Error(); err != nil {
+					return fmt.Errorf("look up callers: %w", err)
+				}
+				continue
+			}
+			rec, err := decodeCallerRecord(it.Value())
+			if err != nil {
+				return fmt.Errorf("caller record: %w", err)
+			}
+			w.callers[ref] = &rec
 		}
-		rec, err := decodeCallerRecord(it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("caller record: %w", err)
-		}
-		w.callers[ref] = &rec
-		return &rec, nil
 	}
-	w.callers[ref] = nil
-	return nil, nil
+	for _, ref := range refs {
+		if _, ok := w.callers[ref]; !ok {
+			w.callers[ref] = nil
+		}
+	}
+	return nil
 }
 
-// putCaller writes a caller record in the current hour.
+// caller returns the caller record of a span, from this write or as
+// readCallers found it; nil when there is none.
+func (w *mapWrite) caller(ref spanRef) (*callerRecord, error) {
+	rec, ok := w.callers[ref]
+	if !ok {
+		return nil, fmt.Errorf("caller record of span %x not read: %w", ref.span, errCorrupt)
+	}
+	return rec, nil
+}
+
+// putCaller writes a caller record in the current hour. (The lookups of
+// this write, done before, see the records it changes in w.callers.)
 func (w *mapWrite) putCaller(ref spanRef, rec *callerRecord) error {
-	w.callers[ref] = rec
 	w.e.b = w.e.b[:0]
 	rec.encode(&w.e)
 	w.key = callRecordKey(w.key[:0], kindCaller, w.hour, w.project, &ref.trace, &ref.span)
@@ -737,16 +797,25 @@ func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKin
 	}
 }
 
-// writeRows adds this write's changes to the minute and hour rows.
+// writeRows adds this write's changes to the minute and hour rows, as one
+// merge operand per row (merge.go): no row is read.
 func (w *mapWrite) writeRows() error {
+	// An hour's row is its minutes' sum; most batches hold one minute of
+	// an hour, whose row it shares until a second minute comes.
 	hours := map[rowKey]*row{}
+	shared := map[rowKey]bool{}
 	for k, r := range w.rows {
 		hk := k
 		hk.minute -= k.minute % 60
 		h := hours[hk]
-		if h == nil {
+		switch {
+		case h == nil:
+			hours[hk], shared[hk] = r, true
+			continue
+		case shared[hk]:
 			h = &row{}
-			hours[hk] = h
+			h.add(hours[hk])
+			hours[hk], shared[hk] = h, false
 		}
 		h.add(r)
 	}
@@ -757,22 +826,54 @@ func (w *mapWrite) writeRows() error {
 		for k, r := range set.rows {
 			w.key = edgeKeyPrefix(w.key[:0], k.day, w.project, set.gran)
 			w.key = binary.BigEndian.AppendUint32(w.key, k.minute)
-			w.key = append(w.key, makeEdgeID(k.caller, k.kind, k.callee)...)
-			v, closer, err := w.s.db.Get(w.key)
-			switch {
-			case err == nil:
-				err = r.mergeEncoded(v, true)
-				closer.Close()
-				if err != nil {
-					return fmt.Errorf("service map row: %w", err)
-				}
-			case !errors.Is(err, pdb.ErrNotFound):
-				return fmt.Errorf("read service map row: %w", err)
-			}
-			if err := w.b.Set(w.key, r.encode(w.e.b[:0]), nil); err != nil {
-				return fmt.Errorf("batch service map row: %w", err)
+			w.key = appendEdgeID(w.key, k.caller, k.kind, k.callee)
+			if err := w.writeRow(r); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// foldOperands is how many merge operands a row gets before a write folds
+// them into one value: a read merges at most that many per row from the
+// memtable (flushes and compactions merge the rest), and a write reads one
+// row for that many it merges.
+const foldOperands = 32
+
+// writeRow adds r to the row of key w.key: a merge operand, or every
+// foldOperands writes the row read, summed with r and written whole. The
+// map's lock, held to the commit, keeps another write from changing the
+// row in between.
+func (w *mapWrite) writeRow(r *row) error {
+	m := &w.s.smap
+	if m.operands == nil || len(m.operands) > 1<<16 {
+		m.operands = map[uint64]uint32{} // counts restart: at most foldOperands more each
+	}
+	h := xxhash.Sum64(w.key)
+	if m.operands[h] < foldOperands {
+		m.operands[h]++
+		w.e.b = r.encode(w.e.b[:0])
+		if err := w.b.Merge(w.key, w.e.b, nil); err != nil {
+			return fmt.Errorf("batch service map row: %w", err)
+		}
+		return nil
+	}
+	m.operands[h] = 0
+	sum := &row{}
+	sum.add(r)
+	switch v, closer, err := w.s.db.Get(w.key); {
+	case err == nil:
+		err = sum.mergeEncoded(v, true)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("service map row: %w", err)
+		}
+	case !errors.Is(err, pdb.ErrNotFound):
+		return fmt.Errorf("read service map row: %w", err)
+	}
+	if err := w.b.Set(w.key, sum.encode(w.e.b[:0]), nil); err != nil {
+		return fmt.Errorf("batch service map row: %w", err)
 	}
 	return nil
 }

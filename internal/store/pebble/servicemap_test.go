@@ -162,3 +162,35 @@ func TestServiceMapOff(t *testing.T) {
 	}
 	var _ store.ServiceMapReader = st
 }
+
+// TestServiceMapManyWritesOfARow: a row written by more batches than it
+// keeps merge operands for (then folded into one value) counts each call
+// once, before and after the store reopens.
+func TestServiceMapManyWritesOfARow(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	dir := t.TempDir()
+	st := openMapStore(t, dir, pebble.Options{Now: clock})
+	const n = 100
+	for i := range n {
+		c, s := call(i, "a", "b", now.Add(-time.Minute))
+		writeSpans(t, st, c, s)
+	}
+	if got := edgesOf(t, st, now.Add(-time.Hour), now); len(got) != 1 || got["a→b(service)"] != n {
+		t.Fatalf("edges: %v, want %d calls a→b only", got, n)
+	}
+	if got := edgesOf(t, st, now.Add(-3*time.Hour), now); len(got) != 1 || got["a→b(service)"] != n {
+		t.Fatalf("edges from the hour rows: %v, want %d calls a→b only", got, n)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = openMapStore(t, dir, pebble.Options{Now: clock})
+	for i := n; i < 2*n; i++ {
+		c, s := call(i, "a", "b", now.Add(-time.Minute))
+		writeSpans(t, st, c, s)
+	}
+	if got := edgesOf(t, st, now.Add(-3*time.Hour), now); len(got) != 1 || got["a→b(service)"] != 2*n {
+		t.Fatalf("edges after reopening: %v, want %d calls a→b only", got, 2*n)
+	}
+}

@@ -1,0 +1,87 @@
+package pebble
+
+import (
+	"io"
+	"log/slog"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+)
+
+// Aggregate rows (the service map's, kindEdge) are written as blind deltas
+// with Batch.Merge: a write adds its batch's sums without reading the row,
+// and Pebble sums a row's deltas when it is read and when it is compacted.
+// A delta is encoded as the row itself: the sum of two rows is a row, and
+// a row written whole by Set (as before deltas) is the base the deltas
+// below it add to. A delta may be negative (a call taken back).
+//
+// The merger is database-wide and its name is persisted, in the OPTIONS
+// file and in every sstable's properties: Pebble refuses to open a
+// database whose OPTIONS name another merger, and to read a table written
+// under another name. Stores created before the merger existed were
+// written under Pebble's default, "pebble.concatenate", and never used
+// Merge; the merger keeps that name, and concatenates the operands of
+// every key that is not an aggregate row, as the default does. A store
+// written with deltas must not be opened by a TraceKit that predates them:
+// it would concatenate them and read its rows as corrupt.
+
+// newAggregateMerger returns the store's pebble.Options.Merger; it logs
+// the operands it leaves out to g.
+func newAggregateMerger(g *diskGuard) *pdb.Merger {
+	return &pdb.Merger{Name: pdb.DefaultMerger.Name, Merge: func(key, value []byte) (pdb.ValueMerger, error) {
+		agg := newAggregate(key)
+		if agg == nil {
+			return pdb.DefaultMerger.Merge(key, value)
+		}
+		m := &aggregateMerge{agg: agg, g: g, kind: key[0]}
+		m.add(value, false)
+		return m, nil
+	}}
+}
+
+// aggregate is a row whose encoded deltas sum.
+type aggregate interface {
+	// mergeEncoded adds an encoded row, older or newer than every row
+	// added before (where the order matters, as for exemplars); on error
+	// it has added nothing.
+	mergeEncoded(v []byte, older bool) error
+	encode(b []byte) []byte
+}
+
+// newAggregate returns an empty row of the aggregate kind of a key, or nil
+// for a key of another kind. An aggregation stored by merges adds its key
+// kind here.
+func newAggregate(key []byte) aggregate {
+	if len(key) == 0 {
+		return nil
+	}
+	switch key[0] {
+	case kindEdge:
+		return &row{}
+	}
+	return nil
+}
+
+// aggregateMerge sums a row's operands. An operand that does not decode
+// (a bug, or a disk fault the checksums missed) is left out and logged,
+// never returned as an error: Pebble merges in compactions, and a merge
+// that failed would stop every compaction over that key for good.
+type aggregateMerge struct {
+	agg  aggregate
+	g    *diskGuard
+	kind byte // the key's
+}
+
+func (m *aggregateMerge) add(v []byte, older bool) {
+	if err := m.agg.mergeEncoded(v, older); err != nil && m.g != nil {
+		m.g.logLimited(slog.LevelError, "merge a row of kind %q: left out a corrupt delta of %d bytes", m.kind, len(v))
+	}
+}
+
+func (m *aggregateMerge) MergeNewer(v []byte) error { m.add(v, false); return nil }
+func (m *aggregateMerge) MergeOlder(v []byte) error { m.add(v, true); return nil }
+
+// Finish returns the sum; includesBase does not matter, as a sum of some
+// of a row's deltas is a delta.
+func (m *aggregateMerge) Finish(bool) ([]byte, io.Closer, error) {
+	return m.agg.encode(nil), nil, nil
+}
