@@ -1,9 +1,12 @@
 package pebble
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
+	"github.com/cespare/xxhash/v2"
 	pdb "github.com/cockroachdb/pebble/v2"
 )
 
@@ -23,6 +26,9 @@ import (
 // every key that is not an aggregate row, as the default does. A store
 // written with deltas must not be opened by a TraceKit that predates them:
 // it would concatenate them and read its rows as corrupt.
+//
+// An aggregation joins by giving its row type the aggregate methods, its
+// key kind a case in newAggregate, and writing through an aggregateWriter.
 
 // newAggregateMerger returns the store's pebble.Options.Merger; it logs
 // the operands it leaves out to g.
@@ -84,4 +90,61 @@ func (m *aggregateMerge) MergeOlder(v []byte) error { m.add(v, true); return nil
 // of a row's deltas is a delta.
 func (m *aggregateMerge) Finish(bool) ([]byte, io.Closer, error) {
 	return m.agg.encode(nil), nil, nil
+}
+
+// foldOperands is how many merge operands a row gets before a write folds
+// them into one value: a read merges at most that many per row from the
+// memtable (flushes and compactions merge the rest), and a write reads one
+// row for that many it merges.
+const foldOperands = 32
+
+// aggregateWriter writes an aggregation's rows: each write's delta as a
+// merge operand, and every foldOperands writes of a row the row read,
+// summed with the delta and set whole. Its user holds a lock from add to
+// the commit of the batch (so that no other write changes a row between a
+// fold's read and its commit), which guards the writer too.
+type aggregateWriter struct {
+	// operands counts, per row (by the hash of its key), the operands
+	// written since it was last set whole.
+	operands map[uint64]uint32
+}
+
+// add adds delta to the row of key, in b; buf is scratch space, returned
+// for reuse. A batch adds to a row once (its deltas summed before).
+func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta aggregate, buf []byte) ([]byte, error) {
+	if aw.operands == nil || len(aw.operands) > 1<<16 {
+		aw.operands = map[uint64]uint32{} // counts restart: at most foldOperands more each
+	}
+	buf = delta.encode(buf[:0])
+	h := xxhash.Sum64(key)
+	if aw.operands[h] < foldOperands {
+		aw.operands[h]++
+		if err := b.Merge(key, buf, nil); err != nil {
+			return buf, fmt.Errorf("batch merge: %w", err)
+		}
+		return buf, nil
+	}
+	aw.operands[h] = 0
+	sum := newAggregate(key)
+	if sum == nil {
+		return buf, fmt.Errorf("key kind %q is not an aggregate's", key[:min(1, len(key))])
+	}
+	if err := sum.mergeEncoded(buf, false); err != nil {
+		return buf, err
+	}
+	switch v, closer, err := db.Get(key); {
+	case err == nil:
+		err = sum.mergeEncoded(v, true)
+		closer.Close()
+		if err != nil {
+			return buf, fmt.Errorf("fold: %w", err)
+		}
+	case !errors.Is(err, pdb.ErrNotFound):
+		return buf, fmt.Errorf("fold: read the row: %w", err)
+	}
+	buf = sum.encode(buf[:0])
+	if err := b.Set(key, buf, nil); err != nil {
+		return buf, fmt.Errorf("batch set: %w", err)
+	}
+	return buf, nil
 }

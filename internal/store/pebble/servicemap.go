@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -59,7 +58,8 @@ import (
 //
 // A write adds its batch's sums to the rows as merge operands (merge.go),
 // one per row, without reading them; every foldOperands writes of a row it
-// reads the row and writes it whole, so that a read merges few operands.
+// reads the row and writes it whole (aggregateWriter), so that a read
+// merges few operands.
 // The lookups of caller and pending records go in key order through one
 // iterator per kind and write.
 
@@ -94,9 +94,8 @@ type serviceMap struct {
 	// expiredBelow is the hour below which caller and pending records have
 	// been dropped.
 	expiredBelow uint32
-	// operands counts, per row (by the hash of its key), the merge
-	// operands written since the row was last written whole (writeRows).
-	operands map[uint64]uint32
+	// rows writes the edge rows.
+	rows aggregateWriter
 }
 
 func hourOf(unixNano int64) uint32   { return uint32(max(unixNano, 0) / int64(time.Hour)) }
@@ -835,45 +834,12 @@ func (w *mapWrite) writeRows() error {
 	return nil
 }
 
-// foldOperands is how many merge operands a row gets before a write folds
-// them into one value: a read merges at most that many per row from the
-// memtable (flushes and compactions merge the rest), and a write reads one
-// row for that many it merges.
-const foldOperands = 32
-
-// writeRow adds r to the row of key w.key: a merge operand, or every
-// foldOperands writes the row read, summed with r and written whole. The
-// map's lock, held to the commit, keeps another write from changing the
-// row in between.
-func (w *mapWrite) writeRow(r *row) error {
-	m := &w.s.smap
-	if m.operands == nil || len(m.operands) > 1<<16 {
-		m.operands = map[uint64]uint32{} // counts restart: at most foldOperands more each
-	}
-	h := xxhash.Sum64(w.key)
-	if m.operands[h] < foldOperands {
-		m.operands[h]++
-		w.e.b = r.encode(w.e.b[:0])
-		if err := w.b.Merge(w.key, w.e.b, nil); err != nil {
-			return fmt.Errorf("batch service map row: %w", err)
-		}
-		return nil
-	}
-	m.operands[h] = 0
-	sum := &row{}
-	sum.add(r)
-	switch v, closer, err := w.s.db.Get(w.key); {
-	case err == nil:
-		err = sum.mergeEncoded(v, true)
-		closer.Close()
-		if err != nil {
-			return fmt.Errorf("service map row: %w", err)
-		}
-	case !errors.Is(err, pdb.ErrNotFound):
-		return fmt.Errorf("read service map row: %w", err)
-	}
-	if err := w.b.Set(w.key, sum.encode(w.e.b[:0]), nil); err != nil {
-		return fmt.Errorf("batch service map row: %w", err)
+// writeRow adds r to the row of key w.key (merge.go); the map's lock, held
+// to the commit, keeps another write from changing the row in between.
+func (w *mapWrite) writeRow(r *row) (err error) {
+	w.e.b, err = w.s.smap.rows.add(w.s.db, w.b, w.key, r, w.e.b)
+	if err != nil {
+		return fmt.Errorf("service map row: %w", err)
 	}
 	return nil
 }
