@@ -10,12 +10,13 @@ import (
 	pdb "github.com/cockroachdb/pebble/v2"
 )
 
-// Aggregate rows (the service map's, kindEdge) are written as blind deltas
-// with Batch.Merge: a write adds its batch's sums without reading the row,
-// and Pebble sums a row's deltas when it is read and when it is compacted.
-// A delta is encoded as the row itself: the sum of two rows is a row, and
-// a row written whole by Set (as before deltas) is the base the deltas
-// below it add to. A delta may be negative (a call taken back).
+// Aggregate rows (the service map's, kindEdge, and the RED series',
+// kindSeries) are written as blind deltas with Batch.Merge: a write adds
+// its batch's sums without reading the row, and Pebble sums a row's
+// deltas when it is read and when it is compacted. A delta is encoded as
+// the row itself: the sum of two rows is a row, and a row written whole by
+// Set (as before deltas) is the base the deltas below it add to. A delta
+// may be negative (a call taken back).
 //
 // The merger is database-wide and its name is persisted, in the OPTIONS
 // file and in every sstable's properties: Pebble refuses to open a
@@ -63,6 +64,8 @@ func newAggregate(key []byte) aggregate {
 	switch key[0] {
 	case kindEdge:
 		return &row{}
+	case kindSeries:
+		return &seriesRow{}
 	}
 	return nil
 }

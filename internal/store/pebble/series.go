@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -37,9 +36,12 @@ import (
 // bucket of its start, or of its arrival when its partition is its arrival
 // day (a start too far in the past or the future), as the service map does.
 //
-// A write reads the rows it changes and writes them back whole, holding
-// seriesState.mu from the read to its commit: rows stay one key each, and a
-// range is one scan of one series's keys.
+// A write adds its batch's sums to the rows as merge operands (merge.go),
+// one per row, without reading them; every foldOperands writes of a row it
+// reads the row and writes it whole (aggregateWriter), so that a read
+// merges few operands. A row written whole before operands existed is the
+// base they add to. Rows stay one key each, and a range is one scan of one
+// series's keys.
 
 var _ store.SeriesReader = (*Store)(nil)
 
@@ -59,9 +61,11 @@ const maxSeriesPoints = 100_000
 
 // seriesState is the write side's state.
 type seriesState struct {
-	// mu is held from the reads of a write's rows to its commit, so that
-	// two writes of the same row do not both add to the old value.
+	// mu is held from a write's first row to its commit: a fold reads its
+	// row, and no other write may change it before the fold commits.
 	mu sync.Mutex
+	// rows writes the rows.
+	rows aggregateWriter
 }
 
 // seriesID names a row without its width and bucket.
@@ -83,20 +87,31 @@ type seriesRow struct {
 	sketch store.DenseSketch
 }
 
+var _ aggregate = (*seriesRow)(nil)
+
 func (r *seriesRow) encode(b []byte) []byte {
 	b = binary.AppendVarint(b, r.errors)
 	b, _ = r.sketch.AppendBinary(b)
 	return b
 }
 
-// mergeSeriesRow adds an encoded row to errors and sk.
+// mergeEncoded adds an encoded row; the order does not matter to a sum.
+func (r *seriesRow) mergeEncoded(v []byte, _ bool) error {
+	return mergeSeriesRow(v, &r.errors, &r.sketch)
+}
+
+// mergeSeriesRow adds an encoded row to errors and sk; on error it has
+// added nothing.
 func mergeSeriesRow(v []byte, errs *int64, sk *store.DenseSketch) error {
 	e, n := binary.Varint(v)
 	if n <= 0 {
 		return errCorrupt
 	}
-	rest, err := sk.MergeBinary(v[n:])
-	if err != nil || len(rest) != 0 {
+	// Check the whole sketch before adding any of it.
+	if rest, err := store.SkipSketch(v[n:]); err != nil || len(rest) != 0 {
+		return errCorrupt
+	}
+	if _, err := sk.MergeBinary(v[n:]); err != nil {
 		return errCorrupt
 	}
 	*errs += e
@@ -118,26 +133,11 @@ func seriesKeyPrefix(b []byte, d uint32, project string, width byte, id *seriesI
 }
 
 // addSeries adds the spans to the RED series rows, in b. It returns with
-// the series lock held; the caller calls unlock after committing b. done is
-// the batch's fingerprint key: found under the lock, it means that a
-// concurrent write of the same batch committed first, and this one adds
-// nothing to the series.
-func (s *Store) addSeries(b *pdb.Batch, done []byte, project string, ps []placed, now time.Time) (unlock func(), err error) {
+// the series lock held; the caller calls unlock after committing b (or
+// dropping it).
+func (s *Store) addSeries(b *pdb.Batch, project string, ps []placed, now time.Time) (unlock func(), err error) {
 	if s.opts.NoSeries {
 		return func() {}, nil
-	}
-	s.series.mu.Lock()
-	defer func() {
-		if err != nil {
-			s.series.mu.Unlock()
-		}
-	}()
-	switch _, closer, err := s.db.Get(done); {
-	case err == nil:
-		closer.Close()
-		return s.series.mu.Unlock, nil
-	case !errors.Is(err, pdb.ErrNotFound):
-		return nil, fmt.Errorf("look the batch up: %w", err)
 	}
 	// Sum the 10 s rows from the spans, then the wider rows from those.
 	rows := map[seriesKey]*seriesRow{}
@@ -185,39 +185,14 @@ func (s *Store) addSeries(b *pdb.Batch, done []byte, project string, ps []placed
 			wr.sketch.Merge(&r.sketch)
 		}
 	}
-	// Read and write the rows in key order: one iterator, seeking forward.
-	type keyed struct {
-		key []byte
-		row *seriesRow
-	}
-	all := make([]keyed, 0, len(rows))
+	s.series.mu.Lock()
+	var key, buf []byte
 	for k, r := range rows {
-		key := seriesKeyPrefix(nil, k.day, project, seriesWidths[k.width].code, &k.id)
-		all = append(all, keyed{binary.BigEndian.AppendUint64(key, uint64(k.bucket)), r})
-	}
-	slices.SortFunc(all, func(a, c keyed) int { return bytes.Compare(a.key, c.key) })
-	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindSeries}, UpperBound: []byte{kindSeries + 1}})
-	if err != nil {
-		return nil, fmt.Errorf("read series rows: %w", err)
-	}
-	defer it.Close()
-	var val []byte
-	for _, kr := range all {
-		if it.SeekGE(kr.key) && bytes.Equal(it.Key(), kr.key) {
-			v, err := it.ValueAndErr()
-			if err == nil {
-				err = mergeSeriesRow(v, &kr.row.errors, &kr.row.sketch)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("read series row: %w", err)
-			}
-		}
-		if err := it.Error(); err != nil {
-			return nil, fmt.Errorf("read series rows: %w", err)
-		}
-		val = kr.row.encode(val[:0])
-		if err := b.Set(kr.key, val, nil); err != nil {
-			return nil, fmt.Errorf("batch series row: %w", err)
+		key = seriesKeyPrefix(key[:0], k.day, project, seriesWidths[k.width].code, &k.id)
+		key = binary.BigEndian.AppendUint64(key, uint64(k.bucket))
+		if buf, err = s.series.rows.add(s.db, b, key, r, buf); err != nil {
+			s.series.mu.Unlock()
+			return nil, fmt.Errorf("series row: %w", err)
 		}
 	}
 	return s.series.mu.Unlock, nil

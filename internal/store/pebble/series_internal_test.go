@@ -1,0 +1,210 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/tracekit-oss/tracekit/internal/store"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// seriesSpans returns n root spans of service api, operation op, starting
+// at at, every third failed, lasting 1 ms, 2 ms and so on, in traces from
+// trace on.
+func seriesSpans(trace, n int, op string, at time.Time) []telemetry.Span {
+	res := &telemetry.Resource{ServiceName: "api", Attributes: []telemetry.Attribute{{Key: "service.name", Value: telemetry.StringValue("api")}}}
+	spans := make([]telemetry.Span, n)
+	for i := range spans {
+		k := trace + i
+		sp := &spans[i]
+		sp.TraceID = telemetry.TraceID{0x7e, byte(k >> 16), byte(k >> 8), byte(k)}
+		sp.SpanID = telemetry.SpanID{1}
+		sp.Name, sp.Kind, sp.Resource = op, telemetry.KindServer, res
+		sp.StartUnixNano = at.UnixNano()
+		sp.EndUnixNano = sp.StartUnixNano + int64(k+1)*int64(time.Millisecond)
+		if k%3 == 0 {
+			sp.StatusCode = telemetry.StatusError
+		}
+	}
+	return spans
+}
+
+// setSeriesRowsWhole writes spans and their series rows as a TraceKit
+// without merge operands did: each row set whole, in one batch.
+func setSeriesRowsWhole(t *testing.T, s *Store, project string, spans []telemetry.Span) {
+	t.Helper()
+	// The spans, without their rows.
+	s.opts.NoSeries = true
+	err := s.WriteSpans(context.Background(), project, spans)
+	s.opts.NoSeries = false
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := s.opts.Now()
+	ps := make([]placed, len(spans))
+	for i := range spans {
+		ps[i] = placed{day: s.partition(spans[i].StartUnixNano, now), span: &spans[i]}
+	}
+	// The rows the new write path would add, set instead.
+	add := s.db.NewBatch()
+	defer add.Close()
+	unlock, err := s.addSeries(add, project, ps, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	set := s.db.NewBatch()
+	defer set.Close()
+	r := add.Reader()
+	for {
+		kind, k, v, ok, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if kind != pdb.InternalKeyKindMerge {
+			t.Fatalf("a first write of row %x is of kind %v, want a merge operand", k, kind)
+		}
+		if err := set.Set(k, v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Commit(pdb.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSeriesRowsWrittenWhole: rows written whole, before merge operands,
+// read back as they did, across a restart, and are the base that later
+// writes (operands, then folds) add to: the store reads as one that
+// counted every span through WriteSpans.
+func TestSeriesRowsWrittenWhole(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	at := now.Add(-25 * time.Second)
+	opts := Options{Now: func() time.Time { return now }, NoServiceMap: true}
+	ctx := context.Background()
+	read := func(s *Store) [][]store.REDPoint {
+		t.Helper()
+		var out [][]store.REDPoint
+		for _, q := range []struct {
+			op   string
+			step time.Duration
+		}{{"", 10 * time.Second}, {"get", 10 * time.Second}, {"", time.Minute}, {"get", time.Hour}} {
+			ps, err := s.REDSeries(ctx, "p", "api", q.op, now.Add(-time.Hour), now, q.step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ps)
+		}
+		return out
+	}
+	same := func(what string, got, want [][]store.REDPoint) {
+		t.Helper()
+		for i := range want {
+			for j := range want[i] {
+				if got[i][j] != want[i][j] {
+					t.Fatalf("%s: query %d point %d: %+v, want %+v", what, i, j, got[i][j], want[i][j])
+				}
+			}
+		}
+	}
+	old := seriesSpans(0, 7, "get", at)
+	// later are written through WriteSpans: 3 batches to a row's first
+	// operands, then past foldOperands so that a fold reads the old row.
+	var later [][]telemetry.Span
+	for i := range foldOperands + 8 {
+		later = append(later, seriesSpans(100+i*3, 3, "get", at))
+	}
+
+	// The reference: every span through WriteSpans.
+	ref, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if err := ref.WriteSpans(ctx, "p", old); err != nil {
+		t.Fatal(err)
+	}
+	wantOld := read(ref)
+	for _, b := range later {
+		if err := ref.WriteSpans(ctx, "p", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantAll := read(ref)
+	if n := total(wantAll[0]); n != int64(len(old)+3*len(later)) {
+		t.Fatalf("reference store counts %d spans, want %d", n, len(old)+3*len(later))
+	}
+
+	dir := t.TempDir()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setSeriesRowsWhole(t, s, "p", old)
+	same("rows set whole", read(s), wantOld)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	same("rows set whole, reopened", read(s), wantOld)
+	for i, b := range later {
+		if err := s.WriteSpans(ctx, "p", b); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 {
+			got := read(s)
+			if n := total(got[0]); n != int64(len(old)+9) {
+				t.Fatalf("after 3 writes over the old rows: %d spans, want %d", n, len(old)+9)
+			}
+		}
+	}
+	same("old rows and new writes", read(s), wantAll)
+	if err := s.db.Compact(ctx, []byte{kindSeries}, []byte{kindSeries + 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	same("old rows and new writes, compacted", read(s), wantAll)
+}
+
+// TestSeriesRowRefusesCorrupt: an operand that does not decode whole adds
+// nothing to the row.
+func TestSeriesRowRefusesCorrupt(t *testing.T) {
+	var base seriesRow
+	base.errors = 2
+	base.sketch.AddN(3*time.Millisecond, 5)
+	enc := base.encode(nil)
+	var other seriesRow
+	other.errors = 1
+	other.sketch.AddN(time.Second, 2)
+	good := other.encode(nil)
+	for _, bad := range [][]byte{nil, append(good[:len(good):len(good)], 0), good[:len(good)-1], binary.AppendVarint(nil, 1)} {
+		var r seriesRow
+		if err := r.mergeEncoded(enc, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.mergeEncoded(bad, true); err == nil {
+			t.Fatalf("operand %x taken", bad)
+		}
+		if got := r.encode(nil); !bytes.Equal(got, enc) {
+			t.Fatalf("a refused operand %x changed the row to %x, was %x", bad, got, enc)
+		}
+	}
+}
+
+func total(ps []store.REDPoint) (n int64) {
+	for _, p := range ps {
+		n += p.Count
+	}
+	return n
+}
