@@ -110,6 +110,10 @@ type aggregateWriter struct {
 	// operands counts, per row (by the hash of its key), the operands
 	// written since it was last set whole.
 	operands map[uint64]uint32
+	// fold is how many operands a row takes before a write folds them;
+	// zero means foldOperands. Rows read many at a time (a chart reads
+	// a day of them) fold sooner, so that a read merges few operands.
+	fold uint32
 }
 
 // add adds delta to the row of key, in b; buf is scratch space, returned
@@ -120,7 +124,11 @@ func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta aggre
 	}
 	buf = delta.encode(buf[:0])
 	h := xxhash.Sum64(key)
-	if aw.operands[h] < foldOperands {
+	fold := aw.fold
+	if fold == 0 {
+		fold = foldOperands
+	}
+	if aw.operands[h] < fold {
 		aw.operands[h]++
 		if err := b.Merge(key, buf, nil); err != nil {
 			return buf, fmt.Errorf("batch merge: %w", err)
