@@ -54,7 +54,6 @@ package critpath
 
 import (
 	"cmp"
-	"encoding/binary"
 	"slices"
 
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
@@ -86,7 +85,7 @@ func Compute(spans []telemetry.Span) Path {
 	if n == 0 {
 		return out
 	}
-	rows := tracetree.Build(treeSpans(spans))
+	rows := tracetree.Build(tracetree.Stored(spans))
 
 	// Each span's interval clamped into its parent's (clamped) interval.
 	// Rows list a parent before its children. An empty interval (end at
@@ -197,18 +196,4 @@ func parentOf(nd tracetree.Node, n int) int32 {
 		return int32(n)
 	}
 	return nd.Parent
-}
-
-// treeSpans is what tracetree reads of spans. IDs compare as big-endian
-// numbers, the order of their hex form, as in the waterfalls.
-type treeSpans []telemetry.Span
-
-var _ tracetree.Spans[uint64] = treeSpans(nil)
-
-func (t treeSpans) Len() int          { return len(t) }
-func (t treeSpans) ID(i int) uint64   { return binary.BigEndian.Uint64(t[i].SpanID[:]) }
-func (t treeSpans) Start(i int) int64 { return t[i].StartUnixNano }
-func (t treeSpans) Parent(i int) (uint64, bool) {
-	p := t[i].ParentSpanID
-	return binary.BigEndian.Uint64(p[:]), p.IsValid()
 }

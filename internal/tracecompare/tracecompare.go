@@ -23,7 +23,6 @@
 package tracecompare
 
 import (
-	"encoding/binary"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
@@ -169,7 +168,7 @@ func Compare(a, b []telemetry.Span) Result {
 type opKey struct{ service, operation string }
 
 func newSide(spans []telemetry.Span, keys map[opKey]int32) side {
-	s := side{spans: spans, rows: tracetree.Build(treeSpans(spans))}
+	s := side{spans: spans, rows: tracetree.Build(tracetree.Stored(spans))}
 	s.key = make([]int32, len(s.rows))
 	for r, nd := range s.rows {
 		sp := &spans[nd.Span]
@@ -298,20 +297,4 @@ func appendSubtree(out []Row, s side, top, depth int32, mark Mark) []Row {
 		out = append(out, row)
 	}
 	return out
-}
-
-// treeSpans is what tracetree reads of stored spans. IDs are compared as
-// big-endian numbers, the order of their hex form, as the dashboard's
-// waterfall compares them, so that siblings that start together are in
-// the order the waterfall shows.
-type treeSpans []telemetry.Span
-
-var _ tracetree.Spans[uint64] = treeSpans(nil)
-
-func (t treeSpans) Len() int          { return len(t) }
-func (t treeSpans) ID(i int) uint64   { return binary.BigEndian.Uint64(t[i].SpanID[:]) }
-func (t treeSpans) Start(i int) int64 { return t[i].StartUnixNano }
-func (t treeSpans) Parent(i int) (uint64, bool) {
-	p := t[i].ParentSpanID
-	return binary.BigEndian.Uint64(p[:]), p.IsValid()
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -236,7 +235,7 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 	for _, sn := range snaps {
 		bySpan[sn.SpanID] = append(bySpan[sn.SpanID], wfSnap{ID: sn.ID, CapturePoint: sn.CapturePoint, Time: sn.Time})
 	}
-	rows := tracetree.Build(treeSpans(spans))
+	rows := tracetree.Build(tracetree.Stored(spans))
 	gap := gaps(spans, rows)
 	cp := critpath.Compute(spans)
 	crit := make([][]float64, len(spans))
@@ -278,21 +277,6 @@ func buildWaterfall(spans []telemetry.Span, snaps []store.Snapshot) wfTrace {
 		out.Spans = append(out.Spans, ws)
 	}
 	return out
-}
-
-// treeSpans is what tracetree reads of stored spans. IDs are compared as
-// big-endian numbers, the order of their hex form, which the terminal
-// waterfall compares.
-type treeSpans []telemetry.Span
-
-var _ tracetree.Spans[uint64] = treeSpans(nil)
-
-func (t treeSpans) Len() int          { return len(t) }
-func (t treeSpans) ID(i int) uint64   { return binary.BigEndian.Uint64(t[i].SpanID[:]) }
-func (t treeSpans) Start(i int) int64 { return t[i].StartUnixNano }
-func (t treeSpans) Parent(i int) (uint64, bool) {
-	p := t[i].ParentSpanID
-	return binary.BigEndian.Uint64(p[:]), p.IsValid()
 }
 
 // gaps returns, for each row of the tree, the idle time in nanoseconds
