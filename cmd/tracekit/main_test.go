@@ -284,6 +284,8 @@ func TestCLIErrorsNameTheFlag(t *testing.T) {
 	f("usage: tracekit trace show", "trace", "show")
 	f("--traces", "demo", "--traces", "0")
 	f("--duration", "bench", "ingest", "--duration", "0s")
+	f("--shape", "bench", "query", "--shape", "lukewarm")
+	f("--rate", "bench", "query", "--shape", "hot", "--rate", "-1")
 }
 
 func TestProjectsCLI(t *testing.T) {

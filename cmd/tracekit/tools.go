@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,12 +241,30 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "query":
 		f := newFlags("bench query", stderr)
 		data := f.String("data", "", "data directory to fill (must not be the live server's); empty: a temporary one")
-		spans := f.Int("spans", 10_000_000, "spans to store before measuring")
-		over := f.Duration("over", 24*time.Hour, "time range the spans are spread over")
+		shape := f.String("shape", "spread", "spread: spans spread over --over before now; hot: spans started in the last --over, searched while --rate spans/s arrive")
+		spans := f.Int("spans", 0, "spans to store before measuring (default 10,000,000 spread, 3,000,000 hot)")
+		over := f.Duration("over", 0, "time range the spans are spread over (default 24h spread, 1m hot)")
+		rate := f.Int("rate", 100_000, "hot shape: spans/s written while the queries run (0: none)")
 		queries := f.Int("queries", 200, "queries of each kind to time")
 		if err := f.parse(args[1:]); err != nil {
 			return err
 		}
+		if *shape == "hot" {
+			*spans, *over = cmp.Or(*spans, 3_000_000), cmp.Or(*over, time.Minute)
+			if *spans < 1000 || *queries < 1 || *over < time.Second || *rate < 0 {
+				return errors.New("--spans must be at least 1000, --queries at least 1, --over at least 1s, --rate at least 0")
+			}
+			res, err := loadgen.QueryHot(ctx, loadgen.HotConfig{Dir: *data, Spans: *spans, Over: *over, Rate: *rate, Queries: *queries, Progress: stderr})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, res)
+			return nil
+		}
+		if *shape != "spread" {
+			return fmt.Errorf("--shape %q: use spread or hot", *shape)
+		}
+		*spans, *over = cmp.Or(*spans, 10_000_000), cmp.Or(*over, 24*time.Hour)
 		if *spans < 1000 || *queries < 1 || *over < time.Hour {
 			return errors.New("--spans must be at least 1000, --queries at least 1, --over at least 1h")
 		}

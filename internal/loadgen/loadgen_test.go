@@ -20,6 +20,22 @@ func TestQuerySmall(t *testing.T) {
 	}
 }
 
+// TestQueryHotSmall runs the hot shape small: searches and lookups while a
+// writer adds spans, every figure measured.
+func TestQueryHotSmall(t *testing.T) {
+	res, err := QueryHot(context.Background(), HotConfig{Spans: 20_000, Over: 10 * time.Second, Rate: 20_000, Queries: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Spans != 19968 || res.IngestSpansPerS <= 0 || res.TraceByID.P50 <= 0 || res.SearchService.P50 <= 0 ||
+		res.SearchCommon.P50 <= 0 || res.SearchRare.P50 <= 0 {
+		t.Errorf("result = %+v", res)
+	}
+	if s := res.String(); !strings.Contains(s, "service only") || !strings.Contains(s, "arrive") {
+		t.Errorf("report = %s", s)
+	}
+}
+
 func TestPayloadIDsRewritable(t *testing.T) {
 	ps, err := preparePayloads(2, Shape{Batch: 64, TraceSize: 8})
 	if err != nil {
