@@ -8,10 +8,13 @@ import (
 	pdb "github.com/cockroachdb/pebble/v2"
 )
 
-// blockCursor walks index block metas backwards in time, across day
-// partitions, positioned on blocks that may match: those of one service, or,
-// when created for no service, those of the whole project (its project
-// index, see index.go).
+// blockCursor walks index block metas from the latest start down, across
+// day partitions, positioned on blocks that may match: those of one service,
+// or, when created for no service, those of the whole project (its project
+// index, see index.go). Metas are keyed by their block's latest start, so a
+// walk that has enough results raises floor and ends at the first block
+// whose spans all start before it: a search for the newest traces reads the
+// newest blocks only, however many spans arrive per second.
 type blockCursor struct {
 	s             *Store
 	project       string
@@ -26,10 +29,13 @@ type blockCursor struct {
 	meta          blockMeta
 	rowsKey       []byte // the current block's rows
 	err           error
+	// floor is the start below which no more spans are wanted: blocks whose
+	// spans all start earlier end the walk.
+	floor int64
 }
 
 func (s *Store) newBlockCursor(ctx context.Context, project, svc string, firstDay, lastDay uint32, f *filter) (*blockCursor, error) {
-	c := &blockCursor{s: s, project: project, wide: svc == "", svc: svc, day: lastDay, firstDay: firstDay, f: f, kind: kindBlockMeta}
+	c := &blockCursor{s: s, project: project, wide: svc == "", svc: svc, day: lastDay, firstDay: firstDay, f: f, kind: kindBlockMeta, floor: f.start}
 	if c.wide {
 		c.kind = kindProjectBlock
 	}
@@ -66,13 +72,19 @@ func (c *blockCursor) dayPrefix() []byte {
 	return c.prefix
 }
 
-// seekDay positions the cursor on the newest candidate block of c.day.
+// seekDay positions the cursor on the newest candidate block of c.day: a
+// block whose latest start is up to maxBlockSpread past the window's end
+// may still hold spans inside it.
 func (c *blockCursor) seekDay() {
 	c.dayPrefix()
-	upper := binary.BigEndian.AppendUint64(append([]byte(nil), c.prefix...), uint64(max(c.f.end, 0))+1)
+	upper := binary.BigEndian.AppendUint64(append([]byte(nil), c.prefix...), uint64(max(c.f.end, 0))+uint64(maxBlockSpread)+1)
 	c.valid = c.it.SeekLT(upper)
 	c.settle()
 }
+
+// raiseFloor tells the cursor that spans starting before t are no longer
+// wanted.
+func (c *blockCursor) raiseFloor(t int64) { c.floor = max(c.floor, t) }
 
 // settle moves backwards from the current position to the next block that may
 // match, crossing into older days as needed.
@@ -80,36 +92,24 @@ func (c *blockCursor) settle() {
 	for {
 		if c.valid && len(c.it.Key()) == len(c.prefix)+16 && string(c.it.Key()[:len(c.prefix)]) == string(c.prefix) {
 			k := c.it.Key()
-			minStart := int64(binary.BigEndian.Uint64(k[len(c.prefix):]))
-			if minStart+int64(maxBlockSpread) < c.f.start {
-				c.valid = false // older blocks cannot reach the window
-				return
-			}
-			v, err := c.it.ValueAndErr()
-			var svc []byte
-			if err == nil && c.wide {
-				svc, v, err = splitProjectBlock(v)
-			}
-			if err == nil {
-				err = decodeMeta(&c.meta, minStart, v)
-			}
-			if err != nil {
-				c.err, c.valid = fmt.Errorf("read index block of %s: %w", c.what(), err), false
-				return
-			}
-			if c.f.blockMayMatch(&c.meta) {
-				if c.wide {
-					c.svc = string(svc)
-					c.rowsKey = blockKeyPrefix(c.rowsKey[:0], kindBlockRows, c.day, c.project, c.svc)
-					c.rowsKey = append(c.rowsKey, k[len(c.prefix):]...)
-				} else {
-					c.rowsKey = append(c.rowsKey[:0], k...)
-					c.rowsKey[0] = kindBlockRows
+			maxStart := int64(binary.BigEndian.Uint64(k[len(c.prefix):]))
+			if maxStart >= c.floor {
+				if c.current(k, maxStart) {
+					return
 				}
+				if !c.valid {
+					return
+				}
+				c.valid = c.it.Prev()
+				continue
+			}
+			// The rest of this day starts too early. A block of an older day
+			// starts before this day does, so its latest start is less than
+			// maxBlockSpread into this day.
+			c.valid = false
+			if int64(c.day)*int64(day)+int64(maxBlockSpread) <= c.floor {
 				return
 			}
-			c.valid = c.it.Prev()
-			continue
 		}
 		if c.day <= c.firstDay || c.it.Error() != nil {
 			if err := c.it.Error(); err != nil {
@@ -121,6 +121,32 @@ func (c *blockCursor) settle() {
 		c.day--
 		c.valid = c.it.SeekLT(prefixEnd(c.dayPrefix()))
 	}
+}
+
+// current decodes the block under the iterator (key k) and reports whether
+// it may match; on a corrupt record it sets c.err and clears c.valid.
+func (c *blockCursor) current(k []byte, maxStart int64) bool {
+	v, err := c.it.ValueAndErr()
+	var svc []byte
+	if err == nil && c.wide {
+		svc, v, err = splitProjectBlock(v)
+	}
+	if err == nil {
+		err = decodeMeta(&c.meta, maxStart, v)
+	}
+	if err != nil {
+		c.err, c.valid = fmt.Errorf("read index block of %s: %w", c.what(), err), false
+		return false
+	}
+	if !c.f.blockMayMatch(&c.meta) {
+		return false
+	}
+	if c.wide {
+		c.svc = string(svc)
+	}
+	seq := binary.BigEndian.Uint64(k[len(k)-8:])
+	c.rowsKey = blockKey(c.rowsKey[:0], kindBlockRows, c.day, c.project, c.svc, c.meta.minStart, seq)
+	return true
 }
 
 func (c *blockCursor) next() {

@@ -97,20 +97,47 @@ func (b *bloom) has(h uint64) bool {
 	return true
 }
 
-// blockMeta is what a search reads first for every block in its window.
-type blockMeta struct {
-	minStart, maxStart int64
-	rows               int
-	maxDuration        int64
-	hasError           bool
-	filter             bloom
+// bloomView reads a filter that encodeMeta wrote, in place.
+type bloomView struct {
+	k     uint8
+	words []byte // little-endian uint64s
 }
 
+func (b *bloomView) has(h uint64) bool {
+	m := uint64(len(b.words) / 8 * 64)
+	if m == 0 {
+		return true
+	}
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := uint64(0); i < uint64(b.k); i++ {
+		bit := (h1 + i*h2) % m
+		if b.words[bit/8]&(1<<(bit%8)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// blockMeta is what a search reads first for every block in its window.
+type blockMeta struct {
+	minStart, maxStart       int64
+	rows                     int
+	minDuration, maxDuration int64
+	hasError                 bool
+	filter                   bloom     // written
+	view                     bloomView // read, aliasing the stored value
+}
+
+// metaVersion 2 adds the shortest duration, so that a search for spans
+// shorter than a bound skips blocks of longer ones.
+const metaVersion = 2
+
 func encodeMeta(e *enc, m *blockMeta) {
-	e.byte1(codecVersion)
+	e.byte1(metaVersion)
 	e.uvarint(uint64(m.maxStart - m.minStart))
 	e.uvarint(uint64(m.rows))
 	e.uvarint(uint64(m.maxDuration))
+	e.uvarint(uint64(m.minDuration))
 	if m.hasError {
 		e.byte1(1)
 	} else {
@@ -123,27 +150,40 @@ func encodeMeta(e *enc, m *blockMeta) {
 	}
 }
 
-func decodeMeta(m *blockMeta, minStart int64, value []byte) error {
-	d := &dec{s: string(value)}
-	if d.byte1() != codecVersion {
+// decodeMeta reads a meta stored under its block's latest start; m.view
+// aliases value.
+func decodeMeta(m *blockMeta, maxStart int64, value []byte) error {
+	if len(value) == 0 || value[0] < codecVersion || value[0] > metaVersion {
 		return errCorrupt
 	}
-	m.minStart = minStart
-	m.maxStart = minStart + int64(d.uvarint())
-	m.rows = int(d.uvarint())
-	m.maxDuration = int64(d.uvarint())
-	m.hasError = d.byte1() == 1
-	m.filter.k = d.byte1()
-	n := d.count(8)
-	if cap(m.filter.words) >= n {
-		m.filter.words = m.filter.words[:n]
-	} else {
-		m.filter.words = make([]uint64, n)
+	version, p := value[0], value[1:]
+	var fields [4]uint64 // spread, rows, max duration, min duration
+	n := 3
+	if version >= 2 {
+		n = 4
 	}
-	for i := range m.filter.words {
-		m.filter.words[i] = d.u64()
+	for i := 0; i < n; i++ {
+		v, w := binary.Uvarint(p)
+		if w <= 0 {
+			return errCorrupt
+		}
+		fields[i], p = v, p[w:]
 	}
-	return d.err
+	if len(p) < 2 {
+		return errCorrupt
+	}
+	m.maxStart = maxStart
+	m.minStart = maxStart - int64(fields[0])
+	m.rows = int(fields[1])
+	m.maxDuration, m.minDuration = int64(fields[2]), int64(fields[3])
+	m.hasError = p[0] == 1
+	m.view.k = p[1]
+	words, w := binary.Uvarint(p[2:])
+	if w <= 0 || words > uint64(len(p)-2-w)/8 {
+		return errCorrupt
+	}
+	m.view.words = p[2+w : 2+w+int(words)*8]
+	return nil
 }
 
 // blockRow is one span in a block's rows.
@@ -277,28 +317,35 @@ func splitProjectBlock(v []byte) (service, meta []byte, err error) {
 	return v[w : w+int(n)], v[w+int(n):], nil
 }
 
-// featureProjectIndex marks data whose every block is in the project index.
-var featureProjectIndex = []byte{kindFeature, 'p', 'r', 'o', 'j', 'e', 'c', 't', ' ', 'i', 'n', 'd', 'e', 'x'}
+// featureLatestIndex marks data whose block metas are keyed by their latest
+// start (kindBlockMeta, kindProjectBlock).
+var featureLatestIndex = []byte("Flatest-start index")
 
-// buildProjectIndex adds the project index keys of the blocks that a version
-// without the project index wrote, once, at the first open of such data.
-func (s *Store) buildProjectIndex() error {
-	_, closer, err := s.db.Get(featureProjectIndex)
+// migrateIndex rewrites, once, the block metas that versions before the
+// latest-start index wrote (kindOldBlockMeta, keyed by the earliest start)
+// under kindBlockMeta and kindProjectBlock, then drops the old keys and
+// their project index (kindOldProjectBlock, which the new keys replace; data
+// older still has none). The new keys are written before the old are
+// dropped, and writing one twice is harmless, so an interrupted migration
+// is simply done again at the next open.
+func (s *Store) migrateIndex() error {
+	_, closer, err := s.db.Get(featureLatestIndex)
 	if err == nil {
 		return closer.Close()
 	}
 	if !errors.Is(err, pdb.ErrNotFound) {
 		return fmt.Errorf("read format features: %w", err)
 	}
-	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindBlockMeta}, UpperBound: []byte{kindBlockMeta + 1}})
+	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindOldBlockMeta}, UpperBound: []byte{kindOldBlockMeta + 1}})
 	if err != nil {
-		return fmt.Errorf("build project index: %w", err)
+		return fmt.Errorf("migrate search index: %w", err)
 	}
 	defer it.Close()
 	b := s.db.NewBatch()
 	defer func() { b.Close() }()
 	var key []byte
 	var e enc
+	var m blockMeta
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		// B day project service minStart seq
@@ -308,49 +355,64 @@ func (s *Store) buildProjectIndex() error {
 		lp := int(k[5])
 		ls := int(k[6+lp])
 		if len(k) != 7+lp+ls+16 {
-			continue // not a key this version wrote
+			continue // not a key a version of ours wrote
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("build project index: %w", err)
+			return fmt.Errorf("migrate search index: %w", err)
 		}
+		d, project, service := binary.BigEndian.Uint32(k[1:5]), string(k[6:6+lp]), string(k[7+lp:7+lp+ls])
 		tail := k[7+lp+ls:]
-		key = projectBlockKey(key[:0], binary.BigEndian.Uint32(k[1:5]), string(k[6:6+lp]),
-			int64(binary.BigEndian.Uint64(tail)), binary.BigEndian.Uint64(tail[8:]))
+		minStart, seq := int64(binary.BigEndian.Uint64(tail)), binary.BigEndian.Uint64(tail[8:])
+		// The meta holds the block's spread, whichever start keys it.
+		if err := decodeMeta(&m, minStart, v); err != nil {
+			return fmt.Errorf("migrate search index: block of %q: %w", service, err)
+		}
+		maxStart := minStart + (m.maxStart - m.minStart)
+		key = blockKey(key[:0], kindBlockMeta, d, project, service, maxStart, seq)
+		if err := b.Set(key, v, nil); err != nil {
+			return fmt.Errorf("migrate search index: %w", err)
+		}
+		key = projectBlockKey(key[:0], d, project, maxStart, seq)
 		e.b = e.b[:0]
-		encodeProjectBlock(&e, string(k[7+lp:7+lp+ls]), v)
+		encodeProjectBlock(&e, service, v)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("build project index: %w", err)
+			return fmt.Errorf("migrate search index: %w", err)
 		}
 		if b.Len() >= 4<<20 {
 			if err := s.commit(b, pdb.NoSync); err != nil {
-				return s.projectIndexNotBuilt(err)
+				return s.indexNotMigrated(err)
 			}
 			b.Close()
 			b = s.db.NewBatch()
 		}
 	}
 	if err := it.Error(); err != nil {
-		return fmt.Errorf("build project index: %w", err)
+		return fmt.Errorf("migrate search index: %w", err)
 	}
-	if err := b.Set(featureProjectIndex, nil, nil); err != nil {
-		return fmt.Errorf("build project index: %w", err)
+	for _, kind := range []byte{kindOldBlockMeta, kindOldProjectBlock} {
+		if err := b.DeleteRange([]byte{kind}, []byte{kind + 1}, nil); err != nil {
+			return fmt.Errorf("migrate search index: %w", err)
+		}
+	}
+	if err := b.Set(featureLatestIndex, nil, nil); err != nil {
+		return fmt.Errorf("migrate search index: %w", err)
 	}
 	if err := s.commit(b, pdb.Sync); err != nil {
-		return s.projectIndexNotBuilt(err)
+		return s.indexNotMigrated(err)
 	}
 	return nil
 }
 
-// projectIndexNotBuilt lets the store open when writes are refused (a full
-// disk): searches naming no service then miss the blocks older than the
-// project index until an open with space builds it.
-func (s *Store) projectIndexNotBuilt(err error) error {
+// indexNotMigrated lets the store open when writes are refused (a full
+// disk): searches then miss the blocks written before the latest-start
+// index until an open with space migrates them.
+func (s *Store) indexNotMigrated(err error) error {
 	if !errors.Is(err, store.ErrUnavailable) {
-		return fmt.Errorf("build project index: %w", err)
+		return fmt.Errorf("migrate search index: %w", err)
 	}
 	if s.opts.Logger != nil {
-		s.opts.Logger.Warn("project index of older data not built: writes are refused; searches naming no service miss that data until the next start",
+		s.opts.Logger.Warn("search index of older data not migrated: writes are refused; searches miss that data until the next start",
 			"err", err)
 	}
 	return nil

@@ -9,10 +9,15 @@ import (
 // drops whole days with one range deletion per record kind.
 //
 //	T day project traceID seq          spans of one trace from one write
-//	B day project service minStart seq index block meta (filter)
-//	I day project service minStart seq index block rows
-//	P day project minStart seq         the block's service and meta again, for
+//	b day project service maxStart seq index block meta (filter), keyed by
+//	                                   the latest start of its spans
+//	I day project service minStart seq index block rows, keyed by the
+//	                                   earliest (the meta holds both)
+//	p day project maxStart seq         the block's service and meta again, for
 //	                                   searches of every service (index.go)
+//	B, P                               b and p keyed by the earliest start, as
+//	                                   versions before the latest-start index
+//	                                   wrote them; Open rewrites them once
 //	D day project fingerprint          a batch of spans already stored, so that
 //	                                   an exporter's retry is stored once
 //	S project service                  service seen
@@ -26,19 +31,21 @@ import (
 //	R day project width service target bucket
 //	                                   RED series rows (series.go)
 const (
-	kindTrace        = 'T'
-	kindBlockMeta    = 'B'
-	kindBlockRows    = 'I'
-	kindService      = 'S'
-	kindOperation    = 'O'
-	kindMeta         = 'M'
-	kindProjectBlock = 'P'
-	kindFeature      = 'F'
-	kindBatch        = 'D'
-	kindEdge         = 'E'
-	kindCaller       = 'C'
-	kindPending      = 'Q'
-	kindSeries       = 'R'
+	kindTrace           = 'T'
+	kindBlockMeta       = 'b'
+	kindBlockRows       = 'I'
+	kindService         = 'S'
+	kindOperation       = 'O'
+	kindMeta            = 'M'
+	kindProjectBlock    = 'p'
+	kindOldBlockMeta    = 'B'
+	kindOldProjectBlock = 'P'
+	kindFeature         = 'F'
+	kindBatch           = 'D'
+	kindEdge            = 'E'
+	kindCaller          = 'C'
+	kindPending         = 'Q'
+	kindSeries          = 'R'
 )
 
 const day = 24 * time.Hour
@@ -71,19 +78,21 @@ func blockKeyPrefix(b []byte, kind byte, d uint32, project, service string) []by
 	return appendName(b, service)
 }
 
-func blockKey(b []byte, kind byte, d uint32, project, service string, minStart int64, seq uint64) []byte {
+// blockKey is the key of a block's meta (kindBlockMeta, at its latest
+// start) or rows (kindBlockRows, at its earliest start).
+func blockKey(b []byte, kind byte, d uint32, project, service string, start int64, seq uint64) []byte {
 	b = blockKeyPrefix(b, kind, d, project, service)
-	b = binary.BigEndian.AppendUint64(b, uint64(max(minStart, 0)))
+	b = binary.BigEndian.AppendUint64(b, uint64(max(start, 0)))
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
-// projectBlockKey is the key of a block in its project's time-ordered index
-// of every service's blocks.
-func projectBlockKey(b []byte, d uint32, project string, minStart int64, seq uint64) []byte {
+// projectBlockKey is the key of a block in its project's index of every
+// service's blocks, ordered by their latest start.
+func projectBlockKey(b []byte, d uint32, project string, maxStart int64, seq uint64) []byte {
 	b = append(b, kindProjectBlock)
 	b = binary.BigEndian.AppendUint32(b, d)
 	b = appendName(b, project)
-	b = binary.BigEndian.AppendUint64(b, uint64(max(minStart, 0)))
+	b = binary.BigEndian.AppendUint64(b, uint64(max(maxStart, 0)))
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 

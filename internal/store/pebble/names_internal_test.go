@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -118,56 +119,141 @@ func TestNameCacheBounded(t *testing.T) {
 	}
 }
 
-// TestProjectIndexBuiltForOlderData opens data written without the project
-// index (as before it existed): Open must build it, so that a search naming
-// no service finds what it found before.
-func TestProjectIndexBuiltForOlderData(t *testing.T) {
-	dir := t.TempDir()
-	base := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	opts := Options{Now: func() time.Time { return base }}
-	s, err := Open(dir, opts)
+// TestIndexMigratedFromEarliestStartKeys opens data whose block metas are
+// keyed by their earliest start, as versions before the latest-start index
+// wrote them, with or without their project index: Open must rewrite them
+// once, so that searches find what they found before.
+func TestIndexMigratedFromEarliestStartKeys(t *testing.T) {
+	for _, withProjectIndex := range []bool{true, false} {
+		t.Run(fmt.Sprint("project index ", withProjectIndex), func(t *testing.T) {
+			dir := t.TempDir()
+			base := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+			opts := Options{Now: func() time.Time { return base }}
+			s, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := 1; i <= 40; i++ {
+				// Two days, eight services, blocks of two spans 3 s apart.
+				at := base.Add(-time.Duration(i) * 45 * time.Minute)
+				spans := []telemetry.Span{testSpan(fmt.Sprint("svc-", i%8), "op", i, at), testSpan(fmt.Sprint("svc-", i%8), "op", 100+i, at.Add(3*time.Second))}
+				if err := s.WriteSpans(ctx, "p", spans); err != nil {
+					t.Fatal(err)
+				}
+			}
+			queries := []store.TraceQuery{{Limit: 100}, {Limit: 7}, {Service: "svc-3", Limit: 100}, {Service: "svc-3", Limit: 2}}
+			want := make([][]store.TraceSummary, len(queries))
+			for i, q := range queries {
+				if want[i], err = s.FindTraces(ctx, "p", q); err != nil || len(want[i]) == 0 {
+					t.Fatalf("FindTraces(%+v) = %d traces, %v", q, len(want[i]), err)
+				}
+			}
+			writeEarliestStartIndex(t, s, withProjectIndex)
+			if got, err := s.FindTraces(ctx, "p", queries[0]); err != nil || len(got) != 0 {
+				t.Fatalf("with the old keys only: %d traces, %v; want none", len(got), err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			s = openTest(t, dir, opts)
+			for i, q := range queries {
+				got, err := s.FindTraces(ctx, "p", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.EqualFunc(got, want[i], func(a, b store.TraceSummary) bool { return a.TraceID == b.TraceID && a.Start.Equal(b.Start) }) {
+					t.Errorf("FindTraces(%+v) after migrating: %d traces, want %d", q, len(got), len(want[i]))
+				}
+			}
+			for _, kind := range []byte{kindOldBlockMeta, kindOldProjectBlock} {
+				if n := countKind(t, s, kind); n != 0 {
+					t.Errorf("%d keys of kind %c left after migrating", n, kind)
+				}
+			}
+			if _, closer, err := s.db.Get(featureLatestIndex); err != nil {
+				t.Errorf("feature marker not written: %v", err)
+			} else {
+				closer.Close()
+			}
+		})
+	}
+}
+
+// writeEarliestStartIndex turns s's block metas into what versions before
+// the latest-start index wrote: metas of version 1 keyed by their earliest
+// start (kindOldBlockMeta) and, if withProjectIndex, their project index
+// (kindOldProjectBlock); it drops the new keys and the feature marker.
+func writeEarliestStartIndex(t *testing.T, s *Store, withProjectIndex bool) {
+	t.Helper()
+	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindBlockMeta}, UpperBound: []byte{kindBlockMeta + 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	for i := 1; i <= 40; i++ {
-		// Two days, eight services.
-		at := base.Add(-time.Duration(i) * 45 * time.Minute)
-		if err := s.WriteSpans(ctx, "p", []telemetry.Span{testSpan(fmt.Sprint("svc-", i%8), "op", i, at)}); err != nil {
+	b := s.db.NewBatch()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		lp := int(k[5])
+		ls := int(k[6+lp])
+		tail := k[7+lp+ls:]
+		var m blockMeta
+		if err := decodeMeta(&m, int64(binary.BigEndian.Uint64(tail)), it.Value()); err != nil {
+			t.Fatal(err)
+		}
+		// Version 1: no shortest duration.
+		e := enc{}
+		e.byte1(codecVersion)
+		e.uvarint(uint64(m.maxStart - m.minStart))
+		e.uvarint(uint64(m.rows))
+		e.uvarint(uint64(m.maxDuration))
+		e.byte1(map[bool]byte{true: 1}[m.hasError])
+		e.byte1(m.view.k)
+		e.uvarint(uint64(len(m.view.words) / 8))
+		e.raw(m.view.words)
+		d, project, service, seq := binary.BigEndian.Uint32(k[1:5]), string(k[6:6+lp]), string(k[7+lp:7+lp+ls]), binary.BigEndian.Uint64(tail[8:])
+		old := blockKey(nil, kindOldBlockMeta, d, project, service, m.minStart, seq)
+		if err := b.Set(old, e.b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if withProjectIndex {
+			pk := projectBlockKey(nil, d, project, m.minStart, seq)
+			pk[0] = kindOldProjectBlock
+			var pv enc
+			encodeProjectBlock(&pv, service, e.b)
+			if err := b.Set(pk, pv.b, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []byte{kindBlockMeta, kindProjectBlock} {
+		if err := b.DeleteRange([]byte{kind}, []byte{kind + 1}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	q := store.TraceQuery{Limit: 100}
-	want, err := s.FindTraces(ctx, "p", q)
-	if err != nil || len(want) != 40 {
-		t.Fatalf("FindTraces = %d traces, %v; want 40", len(want), err)
-	}
-	if err := s.db.DeleteRange([]byte{kindProjectBlock}, []byte{kindProjectBlock + 1}, pdb.Sync); err != nil {
+	if err := b.Delete(featureLatestIndex, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Delete(featureProjectIndex, pdb.Sync); err != nil {
+	if err := b.Commit(pdb.Sync); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.FindTraces(ctx, "p", q); err != nil || len(got) != 0 {
-		t.Fatalf("without the project index: %d traces, %v; want none", len(got), err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	s = openTest(t, dir, opts)
-	got, err := s.FindTraces(ctx, "p", q)
+func countKind(t *testing.T, s *Store, kind byte) int {
+	t.Helper()
+	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kind}, UpperBound: []byte{kind + 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.EqualFunc(got, want, func(a, b store.TraceSummary) bool { return a.TraceID == b.TraceID && a.Start.Equal(b.Start) }) {
-		t.Errorf("after rebuilding the project index: %d traces, want %d", len(got), len(want))
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
 	}
-	if _, closer, err := s.db.Get(featureProjectIndex); err != nil {
-		t.Errorf("feature marker not written: %v", err)
-	} else {
-		closer.Close()
-	}
+	return n
 }
 
 // TestRetentionDropsProjectIndex checks that dropping a day partition drops

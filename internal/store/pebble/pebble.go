@@ -164,7 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		s.syncer = newWALSyncer(db, guard, opts.SyncInterval)
 	}
-	if err := s.buildProjectIndex(); err != nil {
+	if err := s.migrateIndex(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		first := ps[i]
 		svc := first.span.Service()
 		group = group[:0]
-		meta := blockMeta{minStart: first.span.StartUnixNano}
+		meta := blockMeta{minStart: first.span.StartUnixNano, minDuration: int64(first.span.Duration())}
 		j := i
 		for j < len(ps) && ps[j].day == first.day && ps[j].span.Service() == svc &&
 			ps[j].span.StartUnixNano-meta.minStart <= int64(maxBlockSpread) && len(group) < maxBlockRows {
@@ -326,6 +326,7 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 			group = append(group, sp)
 			meta.maxStart = sp.StartUnixNano
 			meta.maxDuration = max(meta.maxDuration, int64(sp.Duration()))
+			meta.minDuration = min(meta.minDuration, int64(sp.Duration()))
 			meta.hasError = meta.hasError || sp.IsError()
 			j++
 		}
@@ -334,17 +335,17 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		seq := s.seq.Add(1)
 		me.b = me.b[:0]
 		encodeMeta(&me, &meta)
-		key = blockKey(key[:0], kindBlockMeta, first.day, project, svc, meta.minStart, seq)
+		key = blockKey(key[:0], kindBlockMeta, first.day, project, svc, meta.maxStart, seq)
 		if err := b.Set(key, me.b, nil); err != nil {
 			return fmt.Errorf("batch index meta: %w", err)
 		}
 		e.b = e.b[:0]
 		scratch = encodeRows(&e, group, scratch)
-		key[0] = kindBlockRows
+		key = blockKey(key[:0], kindBlockRows, first.day, project, svc, meta.minStart, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
 			return fmt.Errorf("batch index rows: %w", err)
 		}
-		key = projectBlockKey(key[:0], first.day, project, meta.minStart, seq)
+		key = projectBlockKey(key[:0], first.day, project, meta.maxStart, seq)
 		e.b = e.b[:0]
 		encodeProjectBlock(&e, svc, me.b)
 		if err := b.Set(key, e.b, nil); err != nil {

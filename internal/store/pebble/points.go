@@ -54,9 +54,6 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 	roots := map[telemetry.TraceID]pointRow{}
 	var newest []int64 // as in FindTraces
 	for ; c.valid; c.next() {
-		if len(newest) >= limit && c.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
-			break
-		}
 		v, closer, err := s.db.Get(c.rowsKey)
 		if err != nil {
 			return nil, fmt.Errorf("read index rows of service %q: %w", c.svc, err)
@@ -103,6 +100,9 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 					roots[r.traceID] = row
 				}
 			}
+		}
+		if len(newest) >= limit {
+			c.raiseFloor(newest[limit-1])
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -152,13 +152,10 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 	defer c.close()
 	found := map[telemetry.TraceID]int64{}
 	// newest holds the latest matching start of each trace found, sorted
-	// descending and cut at limit: once a block starts too early to beat the
-	// last of them, no older block can change the result.
+	// descending and cut at limit: once a block's spans all start too early
+	// to beat the last of them, no older block can change the result.
 	var newest []int64
 	for ; c.valid; c.next() {
-		if len(newest) >= limit && c.meta.minStart+int64(maxBlockSpread) < newest[limit-1] {
-			break
-		}
 		if err := c.matches(func(m candidate) {
 			prev, ok := found[m.id]
 			if ok && prev >= m.start {
@@ -171,6 +168,9 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 			newest = insertDesc(newest, m.start, limit)
 		}); err != nil {
 			return nil, err
+		}
+		if len(newest) >= limit {
+			c.raiseFloor(newest[limit-1])
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -286,14 +286,14 @@ func (f *filter) blockMayMatch(m *blockMeta) bool {
 	if f.errorsOnly && !m.hasError {
 		return false
 	}
-	if f.minDur > 0 && m.maxDuration < f.minDur {
+	if f.minDur > 0 && m.maxDuration < f.minDur || f.maxDur > 0 && m.minDuration > f.maxDur {
 		return false
 	}
-	if f.op != "" && !m.filter.has(f.opHash) {
+	if f.op != "" && !m.view.has(f.opHash) {
 		return false
 	}
 	for _, h := range f.attrs {
-		if !m.filter.has(h) {
+		if !m.view.has(h) {
 			return false
 		}
 	}
