@@ -1,0 +1,85 @@
+package pebble_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tracekit-oss/tracekit/internal/loadgen"
+	"github.com/tracekit-oss/tracekit/internal/store/pebble"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
+)
+
+// BenchmarkTraceByID10M reads whole traces by ID from a store holding
+// benchSpans spans (10 million with TRACEKIT_BENCH_FULL=1) in loadgen's
+// shape (batches of 512 spans, traces of 8 spans over 5 services, 10
+// attributes each), spread evenly over the 30 days that retention keeps, so
+// that every lookup meets 30 day partitions. It reports the latency's p50
+// and p99 and the fill rate. Each lookup picks a stored trace at random.
+func BenchmarkTraceByID10M(b *testing.B) {
+	total := benchSpans(b)
+	const retention = 30 * 24 * time.Hour
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	st, err := pebble.Open(b.TempDir(), pebble.Options{Now: func() time.Time { return now }, Retention: retention})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	const batch, traceSize = 512, 8
+	r := rand.New(rand.NewPCG(1, 2))
+	res := loadgen.Resources(5)
+	templates := make([][]telemetry.Span, 16)
+	for i := range templates {
+		templates[i] = loadgen.Spans(r, loadgen.Shape{Batch: batch, TraceSize: traceSize}, now, res)
+	}
+	batches := total / batch
+	span := retention - time.Hour // every start inside what retention keeps
+	step := int64(span) / int64(batches)
+	from := now.Add(-span).UnixNano()
+	spans := make([]telemetry.Span, batch)
+	traceOf := func(i, j int) telemetry.TraceID {
+		id := templates[i%len(templates)][j].TraceID
+		id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
+		return id
+	}
+	ctx := context.Background()
+	fill := time.Now()
+	for i := range batches {
+		copy(spans, templates[i%len(templates)])
+		shift := from + int64(i)*step - now.UnixNano()
+		for j := range spans {
+			spans[j].TraceID = traceOf(i, j)
+			spans[j].StartUnixNano += shift
+			spans[j].EndUnixNano += shift
+		}
+		if err := st.WriteSpans(ctx, "bench", spans); err != nil {
+			b.Fatal(err)
+		}
+	}
+	took := time.Since(fill)
+	b.Logf("filled %d spans over 30 days in %v (%.0f spans/s)",
+		batches*batch, took.Round(time.Millisecond), float64(batches*batch)/took.Seconds())
+
+	var lat []time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		id := traceOf(r.IntN(batches), r.IntN(batch))
+		t0 := time.Now()
+		got, err := st.Trace(ctx, "bench", id)
+		lat = append(lat, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != traceSize {
+			b.Fatalf("trace %s: %d spans, want %d", id, len(got), traceSize)
+		}
+	}
+	slices.Sort(lat)
+	p := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1e3
+	}
+	b.ReportMetric(p(0.50), "p50-ms")
+	b.ReportMetric(p(0.99), "p99-ms")
+}
