@@ -113,11 +113,11 @@ func SkipSketch(b []byte) ([]byte, error) {
 	b = b[n:]
 	k := int64(0)
 	for range buckets {
-		dk, n1 := binary.Varint(b)
+		dk, n1 := varint(b)
 		if n1 <= 0 {
 			return nil, errSketch
 		}
-		_, n2 := binary.Varint(b[n1:])
+		_, n2 := varint(b[n1:])
 		if n2 <= 0 {
 			return nil, errSketch
 		}
@@ -138,13 +138,16 @@ func sketchIndex(d time.Duration) int32 {
 var maxSketchIndex = sketchIndex(math.MaxInt64)
 
 // DenseSketch is a DurationSketch held as an array over the range of
-// buckets it has seen, for summing many encoded sketches: adding to it is
-// an index, not a map update. Its encoding is DurationSketch's. The zero
+// buckets it holds, for summing many encoded sketches: adding to it is an
+// index, not a map update. Its encoding is DurationSketch's. The zero
 // value is ready to use.
 type DenseSketch struct {
 	zero, n int64
 	lo      int32 // the bucket of counts[0]
-	counts  []int64
+	// counts covers the buckets added to since the last Reset; its
+	// capacity is kept across Resets. Bucket indexes lie in [0,
+	// maxSketchIndex], so it never holds more than maxSketchIndex+1.
+	counts []int64
 }
 
 // AddN records n durations d; a negative n takes back durations added
@@ -159,28 +162,56 @@ func (s *DenseSketch) AddN(d time.Duration, n int64) {
 }
 
 func (s *DenseSketch) add(k int32, n int64) {
-	switch {
-	case len(s.counts) == 0:
-		s.lo = k
-		s.counts = append(s.counts[:0], 0)
-	case k < s.lo:
-		grown := make([]int64, int(s.lo-k)+len(s.counts), int(s.lo-k)+cap(s.counts))
-		copy(grown[s.lo-k:], s.counts)
-		s.counts, s.lo = grown, k
-	case int(k-s.lo) >= len(s.counts):
-		s.counts = append(s.counts, make([]int64, int(k-s.lo)+1-len(s.counts))...)
+	if i := int(k - s.lo); len(s.counts) == 0 || i < 0 || i >= len(s.counts) {
+		s.cover(k, k)
 	}
 	s.counts[k-s.lo] += n
+}
+
+// cover grows the array to hold the buckets lo to hi as well, within its
+// capacity when that is enough.
+func (s *DenseSketch) cover(lo, hi int32) {
+	old, shift := len(s.counts), 0
+	if old > 0 {
+		lo, hi = min(lo, s.lo), max(hi, s.lo+int32(old)-1)
+		shift = int(s.lo - lo)
+	}
+	n := int(hi-lo) + 1
+	if n > cap(s.counts) {
+		// Twice what is needed, so that summing sketches that widen the
+		// range a little at a time copies the array a few times only.
+		grown := make([]int64, n, max(n, min(2*n, int(maxSketchIndex)+1)))
+		copy(grown[shift:], s.counts)
+		s.counts = grown
+	} else {
+		s.counts = s.counts[:n]
+		if shift > 0 {
+			copy(s.counts[shift:], s.counts[:old])
+			clear(s.counts[:shift])
+		}
+		clear(s.counts[shift+old:])
+	}
+	s.lo = lo
 }
 
 // Merge adds every duration recorded in o.
 func (s *DenseSketch) Merge(o *DenseSketch) {
 	s.n += o.n
 	s.zero += o.zero
-	for i, c := range o.counts {
-		if c != 0 {
-			s.add(o.lo+int32(i), c)
-		}
+	first, last := 0, len(o.counts)-1
+	for first <= last && o.counts[first] == 0 {
+		first++
+	}
+	for last >= first && o.counts[last] == 0 {
+		last--
+	}
+	if first > last {
+		return
+	}
+	s.cover(o.lo+int32(first), o.lo+int32(last))
+	to := s.counts[o.lo+int32(first)-s.lo:]
+	for i, c := range o.counts[first : last+1] {
+		to[i] += c
 	}
 }
 
@@ -212,25 +243,75 @@ func (s *DenseSketch) AppendBinary(b []byte) ([]byte, error) {
 // MergeBinary adds the durations of a sketch encoded at the start of b and
 // returns the bytes after it. On error it adds nothing.
 func (s *DenseSketch) MergeBinary(b []byte) ([]byte, error) {
-	rest, err := SkipSketch(b)
-	if err != nil {
-		return nil, err
-	}
+	return s.mergeBinary(b, false)
+}
+
+// MergeBinaryAll adds the durations of a sketch encoded in the whole of b,
+// as MergeBinary does, and refuses b if bytes follow the sketch. A reader
+// of rows that end with a sketch checks and adds it in one pass.
+func (s *DenseSketch) MergeBinaryAll(b []byte) error {
+	_, err := s.mergeBinary(b, true)
+	return err
+}
+
+// mergeBinary checks and adds the sketch at the start of b in one pass;
+// on error (or, if all, bytes after it) it takes back what it added.
+func (s *DenseSketch) mergeBinary(b []byte, all bool) ([]byte, error) {
 	zero, n := binary.Varint(b)
-	buckets, m := binary.Uvarint(b[n:])
-	b = b[n+m:]
-	s.zero += zero
-	s.n += zero
-	k := int32(0)
-	for range buckets {
-		dk, n1 := binary.Varint(b)
-		c, n2 := binary.Varint(b[n1:])
-		b = b[n1+n2:]
-		k += int32(dk)
-		s.add(k, c)
-		s.n += c
+	if n <= 0 {
+		return nil, errSketch
 	}
-	return rest, nil
+	buckets, m := binary.Uvarint(b[n:])
+	if m <= 0 || buckets > uint64(len(b)-n) {
+		return nil, errSketch
+	}
+	body := b[n+m:]
+	p, k, sum := body, int64(0), int64(0)
+	for i := range buckets {
+		dk, n1 := varint(p)
+		if n1 <= 0 {
+			return nil, s.takeBack(body, i)
+		}
+		c, n2 := varint(p[n1:])
+		if n2 <= 0 {
+			return nil, s.takeBack(body, i)
+		}
+		if k += dk; k < 0 || k > int64(maxSketchIndex) {
+			return nil, s.takeBack(body, i)
+		}
+		p = p[n1+n2:]
+		s.add(int32(k), c)
+		sum += c
+	}
+	if all && len(p) != 0 {
+		return nil, s.takeBack(body, buckets)
+	}
+	s.zero += zero
+	s.n += zero + sum
+	return p, nil
+}
+
+// takeBack subtracts the first n buckets encoded in body, which
+// mergeBinary added and checked, and returns errSketch.
+func (s *DenseSketch) takeBack(body []byte, n uint64) error {
+	k := int64(0)
+	for range n {
+		dk, n1 := varint(body)
+		c, n2 := varint(body[n1:])
+		body = body[n1+n2:]
+		k += dk
+		s.counts[int32(k)-s.lo] -= c
+	}
+	return errSketch
+}
+
+// varint is binary.Varint with the one-byte case inline: most bucket
+// deltas and counts of a sketch take one byte.
+func varint(b []byte) (int64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	return binary.Varint(b)
 }
 
 // Sketch returns the same durations as a DurationSketch, to read
