@@ -58,7 +58,12 @@ func immediateSuccessor(dst, a []byte) []byte {
 // The comparer keeps the name of Pebble's default, which every existing
 // store was created with and Pebble checks on open: the key order is the
 // same bytewise order; only Split, which decides what the filters hold, is
-// new. Tables written before have no filter and are read as they were.
+// new. Tables written before have no filter and are read as they were
+// (their row blocks mark no two trace records as one prefix, which only
+// Iterator.NextPrefix would look at; the store does not call it). Should
+// the store ever write columnar tables (FormatColumnarBlocks), note that
+// their key schema is named after the comparer and stores keys split by
+// it: Split must not change again once such tables exist.
 func configureTraceLookups(po *pdb.Options) {
 	c := *pdb.DefaultComparer
 	c.Split = splitKey

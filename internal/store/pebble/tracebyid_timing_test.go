@@ -62,6 +62,9 @@ func BenchmarkTraceByID10M(b *testing.B) {
 	b.Logf("filled %d spans over 30 days in %v (%.0f spans/s)",
 		batches*batch, took.Round(time.Millisecond), float64(batches*batch)/took.Seconds())
 
+	if testing.Verbose() {
+		b.Logf("LSM after the fill:\n%s", pebble.LSMShape(st))
+	}
 	var lat []time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
