@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -197,10 +198,32 @@ type blockRow struct {
 	hashes   []uint32
 }
 
+// rowsVersion is the format of the rows that encodeRows writes. Version 1
+// wrote each row whole: trace ID, start, duration, flags, operation,
+// resource, attribute hashes. Version 2 writes them column by column, so
+// that zstd (compression.go) finds alike bytes side by side: the block's
+// distinct trace IDs, the hashes that more than one row holds (most
+// frequent first), then per row a trace reference, a start delta from the
+// previous row, a duration, its operation, resource and flags as one
+// number, its hash count, then every row's hash references and the hashes
+// that only one row holds.
+const rowsVersion = 2
+
+// rowsState is encodeRows' reusable memory.
+type rowsState struct {
+	traces []telemetry.TraceID // distinct, in order of appearance
+	tidx   map[telemetry.TraceID]int
+	hashes []uint32 // distinct, in order of appearance
+	hidx   map[uint32]int
+	counts []int   // of hashes
+	order  []int   // indices of the shared hashes, most frequent first
+	ends   []int32 // where each row's hashes end in scratch
+}
+
 // encodeRows writes a block's rows; spans must share one service and be
 // sorted by start time, the first one being the block's minStart.
 func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
-	e.byte1(codecVersion)
+	e.byte1(rowsVersion)
 	ops := map[string]int{}
 	var opNames []string
 	res := map[*telemetry.Resource]int{}
@@ -230,25 +253,94 @@ func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
 			e.u32(uint32(h))
 		}
 	}
-	minStart := spans[0].StartUnixNano
-	e.uvarint(uint64(len(spans)))
+
+	st := e.rows
+	if st == nil {
+		st = &rowsState{tidx: map[telemetry.TraceID]int{}, hidx: map[uint32]int{}}
+		e.rows = st
+	}
+	st.traces, st.hashes, st.counts, st.ends = st.traces[:0], st.hashes[:0], st.counts[:0], st.ends[:0]
+	clear(st.tidx)
+	clear(st.hidx)
+	scratch = scratch[:0]
 	for _, s := range spans {
-		e.raw(s.TraceID[:])
-		e.uvarint(uint64(s.StartUnixNano - minStart))
+		if _, ok := st.tidx[s.TraceID]; !ok {
+			st.tidx[s.TraceID] = len(st.traces)
+			st.traces = append(st.traces, s.TraceID)
+		}
+		n := len(scratch)
+		scratch = attrHashes(scratch, s.Attributes)
+		for _, h := range scratch[n:] {
+			i, ok := st.hidx[uint32(h)]
+			if !ok {
+				i = len(st.hashes)
+				st.hidx[uint32(h)] = i
+				st.hashes = append(st.hashes, uint32(h))
+				st.counts = append(st.counts, 0)
+			}
+			st.counts[i]++
+		}
+		st.ends = append(st.ends, int32(len(scratch)))
+	}
+	// The shared hashes, most frequent first; the sort is stable so that the
+	// output depends only on the spans. hidx then maps a shared hash to its
+	// reference (rank plus one) and a hash of one row to 0.
+	st.order = st.order[:0]
+	for i := range st.hashes {
+		if st.counts[i] > 1 {
+			st.order = append(st.order, i)
+		}
+		st.hidx[st.hashes[i]] = 0
+	}
+	slices.SortStableFunc(st.order, func(a, b int) int { return st.counts[b] - st.counts[a] })
+
+	e.uvarint(uint64(len(spans)))
+	e.uvarint(uint64(len(st.traces)))
+	for i := range st.traces {
+		e.raw(st.traces[i][:])
+	}
+	e.uvarint(uint64(len(st.order)))
+	for rank, i := range st.order {
+		e.u32(st.hashes[i])
+		st.hidx[st.hashes[i]] = rank + 1
+	}
+	next := 0 // the trace a row names by 0: the first not named yet
+	for _, s := range spans {
+		if t := st.tidx[s.TraceID]; t == next {
+			e.byte1(0)
+			next++
+		} else {
+			e.uvarint(uint64(t) + 1)
+		}
+	}
+	prev := spans[0].StartUnixNano
+	for _, s := range spans {
+		e.varint(s.StartUnixNano - prev)
+		prev = s.StartUnixNano
+	}
+	for _, s := range spans {
 		e.uvarint(uint64(s.Duration()))
-		var f byte
+	}
+	for _, s := range spans {
+		var f uint64
 		if s.IsError() {
 			f |= rowError
 		}
 		if !s.ParentSpanID.IsValid() {
 			f |= rowRoot
 		}
-		e.byte1(f)
-		e.uvarint(uint64(ops[s.Name]))
-		e.uvarint(uint64(res[s.Resource]))
-		scratch = attrHashes(scratch[:0], s.Attributes)
-		e.uvarint(uint64(len(scratch)))
-		for _, h := range scratch {
+		e.uvarint(uint64(ops[s.Name]*len(resList)+res[s.Resource])<<2 | f)
+	}
+	from := int32(0)
+	for _, end := range st.ends {
+		e.uvarint(uint64(end - from))
+		from = end
+	}
+	for _, h := range scratch {
+		e.uvarint(uint64(st.hidx[uint32(h)]))
+	}
+	for _, h := range scratch {
+		if st.hidx[uint32(h)] == 0 {
 			e.u32(uint32(h))
 		}
 	}
@@ -262,9 +354,11 @@ type blockRows struct {
 	rows []blockRow
 }
 
+// decodeRows reads rows of version 1 or 2.
 func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 	d := &dec{s: string(value)}
-	if d.byte1() != codecVersion {
+	version := d.byte1()
+	if version != codecVersion && version != rowsVersion {
 		return nil, errCorrupt
 	}
 	br := &blockRows{}
@@ -279,6 +373,85 @@ func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 			br.res[i][j] = d.u32()
 		}
 	}
+	if version == codecVersion {
+		return br, decodeRowsV1(d, br, minStart)
+	}
+	br.rows = make([]blockRow, d.count(5))
+	rows := br.rows
+	traces := d.bytes(16 * d.count(16))
+	shared := make([]uint32, d.count(4))
+	for i := range shared {
+		shared[i] = d.u32()
+	}
+	next := 0
+	for i := range rows {
+		t := d.uvarint()
+		if t == 0 {
+			t = uint64(next) + 1
+			next++
+		}
+		if t > uint64(len(traces)/16) {
+			d.fail()
+			break
+		}
+		copy(rows[i].traceID[:], traces[16*(t-1):])
+	}
+	start := minStart
+	for i := range rows {
+		start += d.varint()
+		rows[i].start = start
+	}
+	for i := range rows {
+		rows[i].duration = int64(d.uvarint())
+	}
+	for i := range rows {
+		x := d.uvarint()
+		if len(br.res) == 0 || x>>2 >= uint64(len(br.ops))*uint64(len(br.res)) {
+			d.fail()
+			break
+		}
+		rows[i].flags = byte(x & 3)
+		rows[i].op, rows[i].res = int(x>>2)/len(br.res), int(x>>2)%len(br.res)
+	}
+	// Every row's hashes in one slice, which the rows share.
+	total := 0
+	ends := make([]int, len(rows))
+	for i := range rows {
+		total += d.count(1)
+		ends[i] = total
+	}
+	if total > len(d.s)-d.off {
+		d.fail()
+	}
+	if d.err != nil {
+		return br, d.err
+	}
+	all := make([]uint32, total)
+	var singles []int // where the hashes of one row go
+	for i := range all {
+		switch h := d.uvarint(); {
+		case h == 0:
+			singles = append(singles, i)
+		case h <= uint64(len(shared)):
+			all[i] = shared[h-1]
+		default:
+			d.fail()
+		}
+	}
+	for _, i := range singles {
+		all[i] = d.u32()
+	}
+	from := 0
+	for i := range rows {
+		rows[i].hashes = all[from:ends[i]:ends[i]]
+		from = ends[i]
+	}
+	return br, d.err
+}
+
+// decodeRowsV1 reads the rows of a version 1 record, after its operations
+// and resources.
+func decodeRowsV1(d *dec, br *blockRows, minStart int64) error {
 	br.rows = make([]blockRow, d.count(21))
 	for i := range br.rows {
 		r := &br.rows[i]
@@ -297,7 +470,7 @@ func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 			r.hashes[j] = d.u32()
 		}
 	}
-	return br, d.err
+	return d.err
 }
 
 // encodeProjectBlock writes a project index value: the block's service, then
