@@ -45,12 +45,20 @@ func DefaultSpanLimits() SpanLimits {
 type converter struct {
 	lim     SpanLimits
 	scratch []byte
+	// slab is where the attributes of the request's spans are cut from,
+	// a slab at a time, rather than one allocation per span.
+	slab []telemetry.Attribute
 }
+
+// attrSlab is the largest slab of attributes, 256 KiB: a request is given
+// one of the size it needs up to that, then as many more as it takes.
+const attrSlab = 4096
 
 // convert turns OTLP traces into our spans, refusing spans with invalid IDs,
 // text that is not UTF-8, or more than the limits allow.
 func convert(td ptrace.Traces, lim SpanLimits) converted {
 	c := converter{lim: lim}
+	c.slab = make([]telemetry.Attribute, 0, min(countAttrs(td, lim), attrSlab))
 	var out converted
 	out.spans = make([]telemetry.Span, 0, td.SpanCount())
 	rss := td.ResourceSpans()
@@ -83,6 +91,36 @@ func convert(td ptrace.Traces, lim SpanLimits) converted {
 		}
 	}
 	return out
+}
+
+// countAttrs counts the attributes of a request's resources, spans,
+// events and links, each map up to the limit (a map over it is refused).
+func countAttrs(td ptrace.Traces, lim SpanLimits) int {
+	n := 0
+	count := func(m pcommon.Map) {
+		if m.Len() <= lim.MaxAttributes {
+			n += m.Len()
+		}
+	}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		count(rss.At(i).Resource().Attributes())
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				count(sp.Attributes())
+				for e := 0; e < min(sp.Events().Len(), lim.MaxEvents); e++ {
+					count(sp.Events().At(e).Attributes())
+				}
+				for l := 0; l < min(sp.Links().Len(), lim.MaxLinks); l++ {
+					count(sp.Links().At(l).Attributes())
+				}
+			}
+		}
+	}
+	return n
 }
 
 func (c *converted) reject(n int, reason string) {
@@ -184,7 +222,12 @@ func (c *converter) attrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 	if m.Len() > c.lim.MaxAttributes {
 		return nil, fmt.Errorf("%d attributes: more than the limit of %d", m.Len(), c.lim.MaxAttributes)
 	}
-	out := make([]telemetry.Attribute, 0, m.Len())
+	if cap(c.slab)-len(c.slab) < m.Len() {
+		c.slab = make([]telemetry.Attribute, 0, max(m.Len(), attrSlab))
+	}
+	// Capped at the map's length: an append past it would copy rather
+	// than overwrite the next span's.
+	out := c.slab[len(c.slab) : len(c.slab) : len(c.slab)+m.Len()]
 	var err error
 	m.Range(func(k string, v pcommon.Value) bool {
 		if !utf8.ValidString(k) {
@@ -199,6 +242,7 @@ func (c *converter) attrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 		out = append(out, telemetry.Attribute{Key: truncate(k, maxServiceName), Value: tv})
 		return true
 	})
+	c.slab = c.slab[:len(c.slab)+len(out)]
 	return out, err
 }
 
