@@ -20,6 +20,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 	"github.com/tracekit-oss/tracekit/internal/testsupport"
+	"github.com/tracekit-oss/tracekit/internal/web/chart"
 )
 
 // scatterTraces are n one-span traces of service, one every 7 seconds from
@@ -66,24 +67,50 @@ func (e *env) openScatter(url string) {
 	e.do(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#trace-scatter svg.ch-svg[data-ready="true"]`)))
 }
 
+// scatterDots is a script that reads the scatter's data block (the format
+// chart.dotData documents): its dots' positions in SVG units, links and
+// error dots.
+const scatterDots = `(() => {
+	const d = JSON.parse(document.getElementById('trace-scatter-dots').textContent);
+	const x = [], links = [];
+	for (let i = 0, ax = 0; i < d.y.length; i++) {
+		ax += d.x[i];
+		x.push(ax / 10);
+		links.push(d.base + (d.w ? d.ids.slice(i * d.w, (i + 1) * d.w) : d.href[i]));
+	}
+	return {x, y: d.y.map(v => v / 10), links, err: d.err};
+})()`
+
 // scatterDot returns where the scatter draws the dot of the trace whose ID
-// its link ends with (the last dot for ""), in CSS pixels of the window,
-// and the dot's hover text, all read from the chart's data block.
-func (e *env) scatterDot(traceID string) (x, y float64, title string) {
+// its link ends with, in CSS pixels of the window, read from the chart's
+// data block.
+func (e *env) scatterDot(traceID string) (x, y float64) {
 	e.t.Helper()
 	raw := eval[string](e, `(id => {
 		const svg = document.querySelector('#trace-scatter svg.ch-svg');
-		const d = JSON.parse(document.getElementById('trace-scatter-dots').textContent);
-		const i = id ? d.href.findIndex(h => (d.base + h).endsWith('/' + id)) : d.x.length - 1;
+		const d = `+scatterDots+`;
+		const i = d.links.findIndex(l => l.endsWith('/' + id));
 		if (i < 0) return 'null';
 		const p = new DOMPoint(d.x[i], d.y[i]).matrixTransform(svg.getScreenCTM());
-		return JSON.stringify([p.x, p.y, (d.g[i] >= 0 ? d.groups[d.g[i]] + ' · ' : '') + d.title[i]]);
+		return JSON.stringify([p.x, p.y]);
 	})(`+jsString(traceID)+`)`)
-	var got []any
-	if err := json.Unmarshal([]byte(raw), &got); err != nil || len(got) != 3 {
+	var got []float64
+	if err := json.Unmarshal([]byte(raw), &got); err != nil || len(got) != 2 {
 		e.t.Fatalf("no dot of trace %q in the scatter: %s %v", traceID, raw, err)
 	}
-	return got[0].(float64), got[1].(float64), got[2].(string)
+	return got[0], got[1]
+}
+
+// scatterTitle is the hover text of the dot of a one-span trace: its
+// service and operation, duration and start (UTC, to the millisecond), and
+// whether it failed.
+func scatterTitle(s telemetry.Span) string {
+	t := s.Service() + ": " + s.Name + " · " + chart.FormatDuration(time.Duration(s.EndUnixNano-s.StartUnixNano)) + " · " +
+		time.Unix(0, s.StartUnixNano).UTC().Format("15:04:05.000") + " UTC"
+	if s.IsError() {
+		t += " · error"
+	}
+	return t
 }
 
 // hoverScatter moves the mouse off the chart and onto (x, y), and waits
@@ -123,24 +150,23 @@ func TestBrowserCharts(t *testing.T) {
 		// A dot per trace, in the data block and in the two paths' subpaths;
 		// the error traces (every fourth) red triangles, the others blue circles.
 		var got struct {
-			Base          string
-			Href          []string
+			Links         []string
 			Err           []int
 			Circles, Tris [2]int // subpaths, data-n
 			OK, Red       []int  // fill colours
 		}
 		raw := eval[string](e, `(() => {
-			const d = JSON.parse(document.getElementById('trace-scatter-dots').textContent);
+			const d = `+scatterDots+`;
 			const ok = document.querySelector('#trace-scatter .ch-dots path.ch-dot:not(.ch-err)'), red = document.querySelector('#trace-scatter .ch-dots path.ch-dot.ch-err');
 			const sub = p => [(p.getAttribute('d').match(/M/g) || []).length, Number(p.dataset.n)];
 			const rgb = p => getComputedStyle(p).fill.match(/\d+/g).slice(0, 3).map(Number);
-			return JSON.stringify({Base: d.base, Href: d.href, Err: d.err, Circles: sub(ok), Tris: sub(red), OK: rgb(ok), Red: rgb(red)});
+			return JSON.stringify({Links: d.links, Err: d.err, Circles: sub(ok), Tris: sub(red), OK: rgb(ok), Red: rgb(red)});
 		})()`)
 		if err := json.Unmarshal([]byte(raw), &got); err != nil {
 			t.Fatalf("scatter data %s: %v", raw, err)
 		}
-		if len(got.Href) != n || got.Circles != [2]int{n - n/4, n - n/4} || got.Tris != [2]int{n / 4, n / 4} {
-			t.Errorf("scatter: %d dots, circles %v, triangles %v (subpaths, data-n); want %d, %d, %d", len(got.Href), got.Circles, got.Tris, n, n-n/4, n/4)
+		if len(got.Links) != n || got.Circles != [2]int{n - n/4, n - n/4} || got.Tris != [2]int{n / 4, n / 4} {
+			t.Errorf("scatter: %d dots, circles %v, triangles %v (subpaths, data-n); want %d, %d, %d", len(got.Links), got.Circles, got.Tris, n, n-n/4, n/4)
 		}
 		if len(got.OK) != 3 || len(got.Red) != 3 || got.OK[2] <= got.OK[0] || got.Red[0] <= got.Red[2] {
 			t.Errorf("circles filled %v, triangles %v: want blue and red", got.OK, got.Red)
@@ -152,20 +178,23 @@ func TestBrowserCharts(t *testing.T) {
 			}
 		}
 		for _, i := range got.Err {
-			if !failed[got.Base+got.Href[i]] {
-				t.Errorf("dot %d (%s) drawn as an error, its trace has none", i, got.Base+got.Href[i])
+			if !failed[got.Links[i]] {
+				t.Errorf("dot %d (%s) drawn as an error, its trace has none", i, got.Links[i])
 			}
 		}
 		e.checkChartsNoScriptRan("traces page with scatter")
 		e.checkShows("scatter legend", "Trace without errors (30)", "Trace with errors (10)")
 
 		// Hovering the slowest trace's dot names its root service, operation
-		// and duration, as text.
+		// and duration, as text; so does a failed trace's, and says it failed.
 		last := spans[n-1].TraceID.String()
-		x, y, title := e.scatterDot(last)
+		title := scatterTitle(spans[n-1])
 		if !strings.HasPrefix(title, service+": "+operation+" · 3s · ") {
-			t.Errorf("dot tooltip %q does not name the root service, operation and duration", title)
+			t.Fatalf("the tooltip expected, %q, does not name the root service, operation and duration", title)
 		}
+		x, y := e.scatterDot(spans[n-4].TraceID.String())
+		e.hoverScatter(x, y, scatterTitle(spans[n-4]))
+		x, y = e.scatterDot(last)
 		e.hoverScatter(x, y, title)
 		e.checkChartsNoScriptRan("scatter tooltip")
 		e.screenshot("scatter")
@@ -173,7 +202,7 @@ func TestBrowserCharts(t *testing.T) {
 		// The log scale keeps every dot.
 		e.do(chromedp.Click(chromedp.CSS("#scale-log")))
 		e.waitFor(`new URL(location.href).searchParams.get('scale') === 'log' && document.querySelector('#trace-scatter svg.ch-svg[data-ready="true"]') !== null`)
-		if d := eval[int](e, `JSON.parse(document.getElementById('trace-scatter-dots').textContent).x.length`); d != n {
+		if d := eval[int](e, `JSON.parse(document.getElementById('trace-scatter-dots').textContent).y.length`); d != n {
 			t.Errorf("log scale: %d dots, want %d", d, n)
 		}
 
@@ -185,7 +214,7 @@ func TestBrowserCharts(t *testing.T) {
 		e.waitFor(`document.querySelector('#trace-scatter .ch-tip').hidden`)
 
 		// A click on the slowest trace's dot opens that trace.
-		x, y, _ = e.scatterDot(last)
+		x, y = e.scatterDot(last)
 		e.do(
 			chromedp.MouseEvent(chromedp.MouseMoved, x, y),
 			chromedp.MouseEvent(chromedp.MousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)),
@@ -230,7 +259,7 @@ func TestBrowserCharts(t *testing.T) {
 				want++
 			}
 		}
-		dots := eval[int](e, `JSON.parse(document.getElementById('trace-scatter-dots').textContent).x.length`)
+		dots := eval[int](e, `JSON.parse(document.getElementById('trace-scatter-dots').textContent).y.length`)
 		if dots == 0 || dots >= n || math.Abs(float64(dots-want)) > 1 {
 			t.Errorf("%d dots after narrowing to %v–%v, want %d (of %d)", dots, from, to, want, n)
 		}
@@ -399,12 +428,13 @@ func TestScatterTimeToUsable(t *testing.T) {
 		got := eval[[]float64](e, `(() => {
 			const nav = performance.getEntriesByType('navigation')[0];
 			const d = JSON.parse(document.getElementById('trace-scatter-dots').textContent);
-			return [window.tracekitScatterReady - nav.startTime, nav.responseEnd - nav.startTime, d.x.length];
+			return [window.tracekitScatterReady - nav.startTime, nav.responseEnd - nav.startTime, d.y.length];
 		})()`)
 		if int(got[2]) != n {
 			t.Fatalf("scatter of %v dots, want %d", got[2], n)
 		}
-		e.hoverScatter(e.scatterDot(""))
+		x, y := e.scatterDot(spans[0].TraceID.String())
+		e.hoverScatter(x, y, scatterTitle(spans[0]))
 		// The first paint's presentation, when Chromium has reported it and
 		// it came after the page was parsed (so it holds the scatter).
 		shown = eval[float64](e, `(() => {

@@ -64,14 +64,15 @@ func (d *Dashboard) traceScatter(ctx context.Context, project string, tq store.T
 	var errs int
 	var lo, hi time.Duration
 	prefix := path + "/"
+	var svc, op, group string // the previous dot's: most dots share their neighbour's
 	for i, p := range points {
-		title := chart.FormatDuration(p.Duration) + " · " + p.Start.UTC().Format("15:04:05.000") + " UTC"
 		if p.Error {
-			title += " · error"
 			errs++
 		}
-		c.Dots = append(c.Dots, chart.Dot{T: p.Start, V: float64(p.Duration), Error: p.Error, Href: prefix + p.TraceID.String(),
-			Group: p.RootService + ": " + p.RootOperation, Title: title})
+		if i == 0 || p.RootService != svc || p.RootOperation != op {
+			svc, op, group = p.RootService, p.RootOperation, p.RootService+": "+p.RootOperation
+		}
+		c.Dots = append(c.Dots, chart.Dot{T: p.Start, V: float64(p.Duration), Error: p.Error, Href: prefix + p.TraceID.String(), Group: group})
 		if i == 0 || p.Duration < lo {
 			lo = p.Duration
 		}

@@ -63,16 +63,17 @@ type Bar struct {
 // Dot is one point of a scatter plot: a blue circle, or a red triangle
 // when Error. With static/charts.js, hovering it shows its hover text and
 // clicking it opens Href; without script the page must link Href
-// elsewhere. The hover text is Group, " · " and Title, or Title alone
-// when Group is "": Group is what many dots share (a trace's root service
-// and operation), written once in the page for all of them.
+// elsewhere. The hover text is Group, V in the chart's unit, T to the
+// millisecond in UTC and, when Error, "error", joined by " · " (Group left
+// out when ""): "checkout: GET /cart · 12.5ms · 15:04:05.123 UTC". Group is
+// what many dots share (a trace's root service and operation), written
+// once in the page for all of them.
 type Dot struct {
 	T     time.Time
 	V     float64
 	Error bool
 	Href  string
 	Group string
-	Title string
 }
 
 // Rule is a horizontal reference line at V, labelled Name.
@@ -426,7 +427,8 @@ const dotRadius = 3.5
 // arcs each) and error triangles. Ten thousand links with a title each
 // took the browser half a second to build; two paths take a few
 // milliseconds. Hover text and links live in the data block (writeDotData)
-// that static/charts.js reads.
+// that static/charts.js reads. Coordinates are written in tenths of a unit
+// (appendTenths), as the data block holds them, without an allocation each.
 func (c *Chart) writeDots(b *strings.Builder, g *geometry) {
 	if len(c.Dots) == 0 {
 		return
@@ -437,14 +439,19 @@ func (c *Chart) writeDots(b *strings.Builder, g *geometry) {
 			errs++
 		}
 	}
-	r := num(dotRadius)
+	buf := make([]byte, 0, 64)
 	b.WriteString(`<g class="ch-dots"><path class="ch-dot"`)
 	attr(b, "data-n", strconv.Itoa(len(c.Dots)-errs))
 	b.WriteString(` d="`)
 	for _, d := range c.Dots {
 		if !d.Error {
-			x, y := g.x(d.T), g.y(d.V)
-			b.WriteString(`M` + num(x-dotRadius) + ` ` + num(y) + `a` + r + ` ` + r + ` 0 1 0 ` + num(2*dotRadius) + ` 0 ` + r + ` ` + r + ` 0 1 0 -` + num(2*dotRadius) + ` 0`)
+			x, y := tenths(g.x(d.T)), tenths(g.y(d.V))
+			buf = append(buf[:0], 'M')
+			buf = appendTenths(buf, x-10*dotRadius)
+			buf = append(buf, ' ')
+			buf = appendTenths(buf, y)
+			buf = append(buf, "a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0-7 0"...)
+			b.Write(buf)
 		}
 	}
 	b.WriteString(`"/><path class="ch-dot ch-err"`)
@@ -452,26 +459,46 @@ func (c *Chart) writeDots(b *strings.Builder, g *geometry) {
 	b.WriteString(` d="`)
 	for _, d := range c.Dots {
 		if d.Error {
-			x, y := g.x(d.T), g.y(d.V)
-			b.WriteString(`M` + num(x) + ` ` + num(y-5) + `l4.5 8h-9z`)
+			x, y := tenths(g.x(d.T)), tenths(g.y(d.V))
+			buf = append(buf[:0], 'M')
+			buf = appendTenths(buf, x)
+			buf = append(buf, ' ')
+			buf = appendTenths(buf, y-50)
+			buf = append(buf, "l4.5 8h-9z"...)
+			b.Write(buf)
 		}
 	}
 	b.WriteString(`"/></g>`)
 }
 
-// dotData is the data block of a scatter: each dot's position in the
-// SVG's user units, its link (Base + Href[i]) and its hover text's parts
-// (Groups[G[i]], -1 for none, and Title[i]). Ten thousand dots make the
-// page: names are written once and links without their common prefix.
+// dotData is the data block of a scatter, small numbers rather than text
+// so that the browser parses ten thousand dots in a few milliseconds and
+// keeps few objects. For dot i:
+//   - its position in the SVG's user units is X/10 and Y/10, where X is
+//     the sum of x[0..i] (each x the change from the previous dot's, in
+//     tenths) and Y is y[i] (in tenths);
+//   - its time is the sum of t[0..i] in Unix milliseconds (each the change
+//     from the previous dot's);
+//   - its value as text is labels[v[i]], in the chart's unit;
+//   - its group is groups[g[i]] (-1 for none); err lists the error dots;
+//   - its link is base + ids[i*w : (i+1)*w] when every link's rest after
+//     their common prefix base is ASCII of one width w (trace IDs), else
+//     base + href[i].
+//
+// static/charts.js builds the hover text from these (see Dot).
 type dotData struct {
-	X      []float64 `json:"x"`
-	Y      []float64 `json:"y"`
-	Err    []int     `json:"err"` // indices of the error dots
-	Base   string    `json:"base"`
-	Href   []string  `json:"href"`
-	Groups []string  `json:"groups"`
-	G      []int     `json:"g"`
-	Title  []string  `json:"title"`
+	X      []int64  `json:"x"`
+	Y      []int64  `json:"y"`
+	T      []int64  `json:"t"`
+	V      []int    `json:"v"`
+	Labels []string `json:"labels"`
+	Err    []int    `json:"err"`
+	G      []int    `json:"g"`
+	Groups []string `json:"groups"`
+	Base   string   `json:"base"`
+	W      int      `json:"w,omitempty"`
+	IDs    string   `json:"ids,omitempty"`
+	Href   []string `json:"href,omitempty"`
 }
 
 // writeDotData writes the dots as JSON in a script element that never
@@ -483,33 +510,58 @@ func (c *Chart) writeDotData(b *strings.Builder, g *geometry) {
 		return
 	}
 	n := len(c.Dots)
-	dd := dotData{X: make([]float64, n), Y: make([]float64, n), Err: []int{}, Href: make([]string, n),
-		Groups: []string{}, G: make([]int, n), Title: make([]string, n)}
+	dd := dotData{X: make([]int64, n), Y: make([]int64, n), T: make([]int64, n), V: make([]int, n), Labels: []string{},
+		Err: []int{}, G: make([]int, n), Groups: []string{}}
 	dd.Base = c.Dots[0].Href
-	group := map[string]int{}
+	group, label := map[string]int{}, map[float64]int{}
+	var px, pt int64
 	for i, d := range c.Dots {
 		dd.G[i] = -1
 		if d.Group != "" {
-			g, ok := group[d.Group]
+			k, ok := group[d.Group]
 			if !ok {
-				g = len(dd.Groups)
-				group[d.Group] = g
+				k = len(dd.Groups)
+				group[d.Group] = k
 				dd.Groups = append(dd.Groups, d.Group)
 			}
-			dd.G[i] = g
+			dd.G[i] = k
 		}
-		dd.X[i], dd.Y[i] = round(g.x(d.T)), round(g.y(d.V))
+		k, ok := label[d.V]
+		if !ok {
+			k = len(dd.Labels)
+			label[d.V] = k
+			dd.Labels = append(dd.Labels, c.format(d.V))
+		}
+		dd.V[i] = k
+		x, t := tenths(g.x(d.T)), d.T.UnixMilli()
+		dd.X[i], dd.Y[i], dd.T[i] = x-px, tenths(g.y(d.V)), t-pt
+		px, pt = x, t
 		if d.Error {
 			dd.Err = append(dd.Err, i)
 		}
 		dd.Base = commonPrefix(dd.Base, d.Href)
-		dd.Title[i] = d.Title
 	}
-	for i, d := range c.Dots {
-		dd.Href[i] = d.Href[len(dd.Base):]
+	dd.W = len(c.Dots[0].Href) - len(dd.Base)
+	for _, d := range c.Dots {
+		if len(d.Href)-len(dd.Base) != dd.W || !ascii(d.Href[len(dd.Base):]) {
+			dd.W = 0
+			break
+		}
+	}
+	if dd.W > 0 {
+		ids := make([]byte, 0, n*dd.W)
+		for _, d := range c.Dots {
+			ids = append(ids, d.Href[len(dd.Base):]...)
+		}
+		dd.IDs = string(ids)
+	} else {
+		dd.Href = make([]string, n)
+		for i, d := range c.Dots {
+			dd.Href[i] = d.Href[len(dd.Base):]
+		}
 	}
 	js, err := json.Marshal(dd)
-	if err != nil { // strings and finite numbers always marshal
+	if err != nil { // strings and integers always marshal
 		return
 	}
 	b.WriteString(`<script type="application/json" class="ch-dot-data"`)
@@ -519,6 +571,17 @@ func (c *Chart) writeDotData(b *strings.Builder, g *geometry) {
 	b.WriteString(`>`)
 	b.Write(js)
 	b.WriteString(`</script>`)
+}
+
+// ascii reports whether s is printable ASCII, one byte a character in
+// Go and one UTF-16 unit in script alike.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // commonPrefix is the longest common prefix of a and b, cut at a UTF-8
@@ -624,12 +687,24 @@ func rectAttrs(b *strings.Builder, x, y, w, h float64) {
 // num formats a coordinate to a tenth of a unit, enough at any zoom a
 // screen offers and short for ten thousand dots.
 func num(v float64) string {
-	s := strconv.FormatFloat(round(v), 'f', -1, 64)
-	if s == "-0" {
-		return "0"
+	if math.IsNaN(v) || math.Abs(v) > 1e15 { // not a coordinate, but say so
+		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
-	return s
+	return string(appendTenths(nil, tenths(v)))
 }
 
-// round rounds a coordinate to a tenth of a unit, as num writes it.
-func round(v float64) float64 { return math.Round(v*10) / 10 }
+// tenths is a coordinate in tenths of a unit, rounded.
+func tenths(v float64) int64 { return int64(math.Round(v * 10)) }
+
+// appendTenths appends t tenths as a decimal number: "12", "12.5", "-0.5".
+func appendTenths(dst []byte, t int64) []byte {
+	if t < 0 {
+		dst = append(dst, '-')
+		t = -t
+	}
+	dst = strconv.AppendInt(dst, t/10, 10)
+	if f := t % 10; f != 0 {
+		dst = append(dst, '.', byte('0'+f))
+	}
+	return dst
+}

@@ -117,7 +117,7 @@ func TestHostileNamesAreText(t *testing.T) {
 		BarName: hostile[3], Selectable: true}
 	for _, h := range hostile {
 		c.Lines = append(c.Lines, Line{Name: h, Class: h, Points: []Point{{t0, 1}, {t0.Add(30 * time.Second), 2}}})
-		c.Dots = append(c.Dots, Dot{T: t0, V: 3, Href: "/t/" + h, Title: h, Error: len(h)%2 == 0})
+		c.Dots = append(c.Dots, Dot{T: t0, V: 3, Href: "/t/" + h, Group: h, Error: len(h)%2 == 0})
 		c.Rules = append(c.Rules, Rule{V: 2, Name: h, Class: h})
 		c.Legend = append(c.Legend, LegendItem{Name: h, Class: h})
 	}
@@ -156,8 +156,8 @@ func TestHostileNamesAreText(t *testing.T) {
 	}
 	dd := dotDataOf(t, out)
 	for i, h := range hostile {
-		if dd.Title[i] != h || dd.Base+dd.Href[i] != "/t/"+h {
-			t.Errorf("dot %d: title %q, link %q; want %q, %q", i, dd.Title[i], dd.Base+dd.Href[i], h, "/t/"+h)
+		if dd.Groups[dd.G[i]] != h || dd.link(i) != "/t/"+h {
+			t.Errorf("dot %d: group %q, link %q; want %q, %q", i, dd.Groups[dd.G[i]], dd.link(i), h, "/t/"+h)
 		}
 	}
 	for _, h := range hostile {
@@ -193,14 +193,15 @@ func TestGeometry(t *testing.T) {
 
 func TestDotsAndTable(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
-	c := Chart{ID: "sc", From: t0, To: t0.Add(time.Minute), Summary: "three", Dots: []Dot{
-		{T: t0, V: 1, Href: "/p/x/traces/a1", Title: "one"},
-		{T: t0.Add(30 * time.Second), V: 2, Error: true, Href: "/p/x/traces/b2", Group: "svc: op", Title: "two"},
-		{T: t0.Add(time.Minute), V: 3, Href: "/p/x/traces/c3", Group: "svc: op", Title: "three"}}}
+	c := Chart{ID: "sc", From: t0, To: t0.Add(time.Minute), Unit: Duration, Summary: "three", Dots: []Dot{
+		{T: t0, V: 1e6, Href: "/p/x/traces/a1"},
+		{T: t0.Add(30*time.Second + 1500*time.Microsecond), V: 2e6, Error: true, Href: "/p/x/traces/b2", Group: "svc: op"},
+		{T: t0.Add(time.Minute), V: 3e6, Href: "/p/x/traces/c3", Group: "svc: op"},
+		{T: t0.Add(time.Minute), V: 3e6, Href: "/p/x/traces/c4", Group: "svc: op"}}}
 	out := string(c.HTML())
-	// Two paths, one per shape: two circles of two arcs each, a triangle.
+	// Two paths, one per shape: three circles of two arcs each, a triangle.
 	for _, want := range []string{
-		`<path class="ch-dot" data-n="2" d="M60.5 131.3a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0 -7 0M578.5 14a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0 -7 0"/>`,
+		`<path class="ch-dot" data-n="3" d="M60.5 131.3a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0-7 0M578.5 14a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0-7 0M578.5 14a3.5 3.5 0 1 0 7 0 3.5 3.5 0 1 0-7 0"/>`,
 		`<path class="ch-dot ch-err" data-n="1" d="M323 67.7l4.5 8h-9z"/>`,
 		`<script type="application/json" class="ch-dot-data" id="sc-dots">`,
 	} {
@@ -211,11 +212,26 @@ func TestDotsAndTable(t *testing.T) {
 	if strings.Contains(out, "<a ") || strings.Contains(out, "<circle") {
 		t.Errorf("scatter still draws an element per dot:\n%s", out)
 	}
+	// Positions and times as changes from the previous dot's, values and
+	// groups written once, links of one width after their prefix in one
+	// string.
 	dd := dotDataOf(t, out)
-	want := dotData{X: []float64{64, 323, 582}, Y: []float64{131.3, 72.7, 14}, Err: []int{1}, Base: "/p/x/traces/",
-		Href: []string{"a1", "b2", "c3"}, Groups: []string{"svc: op"}, G: []int{-1, 0, 0}, Title: []string{"one", "two", "three"}}
+	ms := t0.UnixMilli()
+	want := dotData{X: []int64{640, 2590, 2590, 0}, Y: []int64{1313, 727, 140, 140}, T: []int64{ms, 30_001, 29_999, 0},
+		V: []int{0, 1, 2, 2}, Labels: []string{"1ms", "2ms", "3ms"}, Err: []int{1}, G: []int{-1, 0, 0, 0}, Groups: []string{"svc: op"},
+		Base: "/p/x/traces/", W: 2, IDs: "a1b2c3c4"}
 	if fmt.Sprint(dd) != fmt.Sprint(want) {
 		t.Errorf("dot data %+v, want %+v", dd, want)
+	}
+	for i, l := range []string{"/p/x/traces/a1", "/p/x/traces/b2", "/p/x/traces/c3", "/p/x/traces/c4"} {
+		if dd.link(i) != l {
+			t.Errorf("dot %d links %q, want %q", i, dd.link(i), l)
+		}
+	}
+	// Links of several widths: one string each.
+	c.Dots[3].Href = "/p/x/traces/c44"
+	if dd := dotDataOf(t, string(c.HTML())); dd.IDs != "" || fmt.Sprint(dd.Href) != "[a1 b2 c3 c44]" || dd.link(3) != "/p/x/traces/c44" {
+		t.Errorf("links of several widths: ids %q, href %q", dd.IDs, dd.Href)
 	}
 	if !strings.Contains(out, `role="img"`) || !strings.Contains(out, `<p class="ch-summary">three</p>`) || strings.Contains(out, "<table") {
 		t.Errorf("text alternative of a scatter: %s", out)
@@ -227,6 +243,14 @@ func TestDotsAndTable(t *testing.T) {
 			t.Errorf("line chart lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// link is dot i's link, as static/charts.js reads it.
+func (dd *dotData) link(i int) string {
+	if dd.W > 0 {
+		return dd.Base + dd.IDs[i*dd.W:(i+1)*dd.W]
+	}
+	return dd.Base + dd.Href[i]
 }
 
 // dotDataOf reads the dots' data block of a chart's HTML.

@@ -6,8 +6,9 @@
 // a custom range, as the range form would.
 //
 // A scatter's dots are two paths, one per shape; their positions, links and
-// hover texts are in the figure's JSON data block (script.ch-dot-data,
-// never run). Here a grid of those positions finds the dot nearest the
+// what their hover texts say are in the figure's JSON data block
+// (script.ch-dot-data, never run; chart.dotData documents it), as numbers
+// and as names written once. Here a grid of those positions finds the dot nearest the
 // pointer: one tooltip shows its text, a click opens its link, and with the
 // chart focused the arrow keys step through the dots in time order and
 // Enter opens one. Nothing here builds markup from data: texts go in by
@@ -35,10 +36,19 @@ function scatter(svg) {
   if (!block) return null;
   var d;
   try { d = JSON.parse(block.textContent); } catch (_) { return null; }
-  var n = d.x.length;
+  var n = d.y.length;
   if (!n) return null;
-  var isErr = new Uint8Array(n);
-  d.err.forEach(function (i) { isErr[i] = 1; });
+  // The block's numbers (chart.dotData): positions in tenths of a unit and
+  // times in milliseconds, x and t each a change from the previous dot's.
+  var xs = new Float64Array(n), ys = new Float64Array(n), ts = new Float64Array(n), isErr = new Uint8Array(n);
+  for (var i = 0, ax = 0, at = 0; i < n; i++) {
+    ax += d.x[i];
+    at += d.t[i];
+    xs[i] = ax / 10;
+    ys[i] = d.y[i] / 10;
+    ts[i] = at;
+  }
+  for (i = 0; i < d.err.length; i++) isErr[d.err[i]] = 1;
 
   // A uniform grid: the dots of cell c are order[start[c]..start[c+1]).
   var vb = svg.viewBox.baseVal;
@@ -46,8 +56,8 @@ function scatter(svg) {
   var cellOf = new Uint32Array(n), start = new Uint32Array(cols * rows + 1), order = new Uint32Array(n);
   function col(x) { return Math.min(Math.max(Math.floor(x / CELL), 0), cols - 1); }
   function row(y) { return Math.min(Math.max(Math.floor(y / CELL), 0), rows - 1); }
-  for (var i = 0; i < n; i++) {
-    cellOf[i] = row(d.y[i]) * cols + col(d.x[i]);
+  for (i = 0; i < n; i++) {
+    cellOf[i] = row(ys[i]) * cols + col(xs[i]);
     start[cellOf[i] + 1]++;
   }
   for (var c = 0; c < cols * rows; c++) start[c + 1] += start[c];
@@ -79,7 +89,7 @@ function scatter(svg) {
       for (var cx = col(x - r); cx <= col(x + r); cx++) {
         var cc = cy * cols + cx;
         for (var k = start[cc]; k < start[cc + 1]; k++) {
-          var j = order[k], dx = d.x[j] - x, dy = d.y[j] - y, dd = dx * dx + dy * dy;
+          var j = order[k], dx = xs[j] - x, dy = ys[j] - y, dd = dx * dx + dy * dy;
           if (dd < bestD || dd === bestD && j > best) { best = j; bestD = dd; }
         }
       }
@@ -92,7 +102,7 @@ function scatter(svg) {
   }
   function show(j) {
     shown = j;
-    var x = d.x[j], y = d.y[j];
+    var x = xs[j], y = ys[j];
     ring.setAttribute('d', isErr[j] ? 'M' + x + ' ' + (y - 6.5) + 'l5.6 10h-11.2z' : 'M' + (x - 5) + ' ' + y + 'a5 5 0 1 0 10 0a5 5 0 1 0-10 0');
     svg.classList.add('ch-hot');
     tip.textContent = text(j);
@@ -111,13 +121,16 @@ function scatter(svg) {
     ring.removeAttribute('d');
     svg.classList.remove('ch-hot');
   }
-  // text is dot j's hover text (chart.Dot: Group · Title).
+  // text is dot j's hover text (chart.Dot): group, value, UTC time to the
+  // millisecond, error.
   function text(j) {
-    return d.g[j] >= 0 ? d.groups[d.g[j]] + ' · ' + d.title[j] : d.title[j];
+    var s = d.labels[d.v[j]] + ' · ' + new Date(ts[j]).toISOString().slice(11, 23) + ' UTC';
+    if (isErr[j]) s += ' · error';
+    return d.g[j] >= 0 ? d.groups[d.g[j]] + ' · ' + s : s;
   }
   function open(j, ev) {
     if (j < 0) return;
-    var u = new URL(d.base + d.href[j], window.location.href);
+    var u = new URL(d.base + (d.w ? d.ids.slice(j * d.w, (j + 1) * d.w) : d.href[j]), window.location.href);
     if (u.origin !== window.location.origin) return;
     if (ev && (ev.ctrlKey || ev.metaKey || ev.shiftKey)) window.open(u.toString(), '_blank', 'noopener');
     else window.location.assign(u.toString());
@@ -142,7 +155,7 @@ function scatter(svg) {
     ev.preventDefault();
     if (!byX) {
       byX = Array.from({ length: n }, function (_, k) { return k; });
-      byX.sort(function (a, b) { return d.x[a] - d.x[b] || a - b; });
+      byX.sort(function (a, b) { return xs[a] - xs[b] || a - b; });
     }
     var at = shown < 0 ? (step > 0 ? -1 : n) : byX.indexOf(shown);
     show(byX[Math.min(Math.max(at + step, 0), n - 1)]);
