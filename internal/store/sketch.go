@@ -268,19 +268,35 @@ func (s *DenseSketch) mergeBinary(b []byte, all bool) ([]byte, error) {
 	body := b[n+m:]
 	p, k, sum := body, int64(0), int64(0)
 	for i := range buckets {
-		dk, n1 := varint(p)
-		if n1 <= 0 {
-			return nil, s.takeBack(body, i)
+		// A bucket is most often a one-byte delta and a one-byte count;
+		// the loop is written out, as varint and add do not inline.
+		var dk, c int64
+		n1, n2 := 1, 1
+		if len(p) >= 2 && p[0]|p[1] < 0x80 {
+			dk, c = int64(p[0]>>1)^-int64(p[0]&1), int64(p[1]>>1)^-int64(p[1]&1)
+		} else if dk, n1 = binary.Varint(p); n1 > 0 {
+			c, n2 = binary.Varint(p[n1:])
 		}
-		c, n2 := varint(p[n1:])
-		if n2 <= 0 {
+		if n1 <= 0 || n2 <= 0 {
 			return nil, s.takeBack(body, i)
 		}
 		if k += dk; k < 0 || k > int64(maxSketchIndex) {
 			return nil, s.takeBack(body, i)
 		}
 		p = p[n1+n2:]
-		s.add(int32(k), c)
+		j := int(int32(k) - s.lo)
+		switch {
+		case len(s.counts) > 0 && j >= 0 && j < len(s.counts):
+		case len(s.counts) > 0 && j >= len(s.counts) && j < cap(s.counts):
+			// Buckets come in ascending order: the array grows to the right.
+			old := len(s.counts)
+			s.counts = s.counts[:j+1]
+			clear(s.counts[old:])
+		default:
+			s.cover(int32(k), int32(k))
+			j = int(int32(k) - s.lo)
+		}
+		s.counts[j] += c
 		sum += c
 	}
 	if all && len(p) != 0 {
