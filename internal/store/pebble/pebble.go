@@ -127,7 +127,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.MinFreeBytes <= 0 {
 		opts.MinFreeBytes = DefaultMinFreeBytes
 	}
-	cache := pdb.NewCache(opts.CacheSize)
+	// Pebble reserves the memtables' bytes in the block cache (up to
+	// MemTableStopWritesThreshold of them): they come on top of CacheSize, or
+	// under ingest the cache would hold no blocks at all.
+	cache := pdb.NewCache(opts.CacheSize + 4*memTableSize)
 	defer cache.Unref()
 	po := &pdb.Options{
 		Cache:                       cache,
@@ -143,6 +146,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	guard := newDiskGuard(dir, opts.MinFreeBytes, opts.Logger)
 	guard.configure(po)
 	po.Merger = newAggregateMerger(guard) // merge.go
+	configureTraceLookups(po)             // comparer.go
+	configureCompression(po)              // compression.go
 	db, err := pdb.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)

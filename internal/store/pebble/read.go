@@ -21,7 +21,12 @@ func (s *Store) dayBounds() (uint32, uint32) {
 }
 
 // Trace reads every record of the trace in every partition that holds spans.
+// Each partition is probed with a prefix seek, which the tables' Bloom
+// filters answer for the partitions that lack the trace (comparer.go).
 func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID) ([]telemetry.Span, error) {
+	if len(project) > 255 {
+		return nil, store.ErrNotFound // no such project can be stored (checkName)
+	}
 	lo, hi := s.dayBounds()
 	it, err := s.db.NewIterWithContext(ctx, &pdb.IterOptions{LowerBound: []byte{kindTrace}, UpperBound: []byte{kindTrace + 1}})
 	if err != nil {
@@ -29,10 +34,11 @@ func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID)
 	}
 	defer it.Close()
 	var spans []telemetry.Span
-	var prefix []byte
+	var buf [traceKeyPrefixMax]byte
+	prefix := buf[:0]
 	for d := int64(hi); d >= int64(lo) && d >= 0; d-- {
 		prefix = traceKeyPrefix(prefix[:0], uint32(d), project, id[:])
-		for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+		for ok := it.SeekPrefixGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return nil, fmt.Errorf("read trace %s: %w", id, err)
