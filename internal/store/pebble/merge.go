@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	pdb "github.com/cockroachdb/pebble/v2"
@@ -34,12 +35,24 @@ import (
 // newAggregateMerger returns the store's pebble.Options.Merger; it logs
 // the operands it leaves out to g.
 func newAggregateMerger(g *diskGuard) *pdb.Merger {
+	// Merges of series rows are reused: a chart's read merges a row per
+	// bucket, and would allocate a row and its sum per bucket.
+	series := &sync.Pool{}
+	series.New = func() any {
+		r := &seriesRow{}
+		return &aggregateMerge{agg: r, g: g, kind: kindSeries, reuse: r, pool: series}
+	}
 	return &pdb.Merger{Name: pdb.DefaultMerger.Name, Merge: func(key, value []byte) (pdb.ValueMerger, error) {
-		agg := newAggregate(key)
-		if agg == nil {
-			return pdb.DefaultMerger.Merge(key, value)
+		var m *aggregateMerge
+		if len(key) > 0 && key[0] == kindSeries {
+			m = series.Get().(*aggregateMerge)
+		} else {
+			agg := newAggregate(key)
+			if agg == nil {
+				return pdb.DefaultMerger.Merge(key, value)
+			}
+			m = &aggregateMerge{agg: agg, g: g, kind: key[0]}
 		}
-		m := &aggregateMerge{agg: agg, g: g, kind: key[0]}
 		m.add(value, false)
 		return m, nil
 	}}
@@ -78,6 +91,17 @@ type aggregateMerge struct {
 	agg  aggregate
 	g    *diskGuard
 	kind byte // the key's
+	// reuse is agg when it can be emptied: the merge then goes back to
+	// pool once Pebble closes its sum, which it encodes in buf.
+	reuse reusable
+	pool  *sync.Pool
+	buf   []byte
+}
+
+// reusable is an aggregate that can be emptied and used again.
+type reusable interface {
+	aggregate
+	reset()
 }
 
 func (m *aggregateMerge) add(v []byte, older bool) {
@@ -92,7 +116,19 @@ func (m *aggregateMerge) MergeOlder(v []byte) error { m.add(v, true); return nil
 // Finish returns the sum; includesBase does not matter, as a sum of some
 // of a row's deltas is a delta.
 func (m *aggregateMerge) Finish(bool) ([]byte, io.Closer, error) {
-	return m.agg.encode(nil), nil, nil
+	if m.reuse == nil {
+		return m.agg.encode(nil), nil, nil
+	}
+	m.buf = m.agg.encode(m.buf[:0])
+	return m.buf, m, nil
+}
+
+// Close empties a reusable merge and puts it back in its pool: Pebble is
+// done with the sum Finish returned.
+func (m *aggregateMerge) Close() error {
+	m.reuse.reset()
+	m.pool.Put(m)
+	return nil
 }
 
 // foldOperands is how many merge operands a row gets before a write folds
@@ -118,7 +154,7 @@ type aggregateWriter struct {
 
 // add adds delta to the row of key, in b; buf is scratch space, returned
 // for reuse. A batch adds to a row once (its deltas summed before).
-func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta aggregate, buf []byte) ([]byte, error) {
+func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta interface{ encode([]byte) []byte }, buf []byte) ([]byte, error) {
 	if aw.operands == nil || len(aw.operands) > 1<<16 {
 		aw.operands = map[uint64]uint32{} // counts restart: at most foldOperands more each
 	}

@@ -14,12 +14,15 @@
 package pebble
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +105,8 @@ type Store struct {
 	smap serviceMap
 	// series is the RED series' write-side state (series.go).
 	series seriesState
+	// queue groups concurrent span writes into one commit (groupcommit.go).
+	queue commitQueue
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -227,67 +232,108 @@ func (s *Store) partition(start int64, now time.Time) uint32 {
 	return dayOf(start)
 }
 
+// placed is a span to store with its partition day, and the instant the
+// aggregations count it at: its start, or its arrival when its partition
+// is its arrival day (a start too far in the past or the future).
 type placed struct {
 	day  uint32
+	at   int64 // Unix nanoseconds
 	span *telemetry.Span
 }
 
-// WriteSpans appends spans in one atomic batch.
+// place places a span that arrived at now.
+func (s *Store) place(sp *telemetry.Span, now time.Time) placed {
+	d := s.partition(sp.StartUnixNano, now)
+	at := sp.StartUnixNano
+	if at < 0 || dayOf(at) != d {
+		at = now.UnixNano()
+	}
+	return placed{day: d, at: at, span: sp}
+}
+
+// WriteSpans appends spans in one atomic batch. It encodes the batch's
+// records itself, then commits them in a group with the writes that wait
+// alongside it (groupcommit.go).
 func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetry.Span) error {
+	w, err := s.prepareWrite(ctx, project, spans)
+	if w == nil {
+		return err
+	}
+	s.queue.commit(s, w)
+	return w.finish()
+}
+
+// prepareWrite does a write's own work, before it joins the commit queue:
+// it looks the batch up, admits its names and encodes its records. It
+// returns a nil write, with the result, when there is nothing to commit.
+func (s *Store) prepareWrite(ctx context.Context, project string, spans []telemetry.Span) (*queuedWrite, error) {
 	if len(spans) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := checkName("project", project); err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.guard.admit(); err != nil {
-		return fmt.Errorf("write %d spans: %w", len(spans), err)
+		return nil, fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
 	now := s.opts.Now()
 	// An exporter retries a batch it got no answer for: the same spans,
-	// stored once. A batch is known by its spans' IDs, in any order.
+	// stored once. A batch is known by its spans' IDs, in any order. A twin
+	// in flight is caught again in the commit queue.
 	done := batchKey(s.partition(minStart(spans), now), project, fingerprint(spans))
 	switch _, closer, err := s.db.Get(done); {
 	case err == nil:
 		closer.Close()
-		return nil
+		return nil, nil
 	case !errors.Is(err, pdb.ErrNotFound):
-		return fmt.Errorf("write %d spans: look the batch up: %w", len(spans), err)
+		return nil, fmt.Errorf("write %d spans: look the batch up: %w", len(spans), err)
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
 	_ = b.Set(done, nil, nil)
 	adm, err := s.names.admit(b, project, spans)
 	if err != nil {
-		return fmt.Errorf("write %d spans: %w", len(spans), err)
+		b.Close()
+		return nil, fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
-	defer s.names.settle(adm, false) // gives the names back if the write fails
-	ps := make([]placed, 0, len(spans)-adm.nRefused)
-	lo, hi := ^uint32(0), uint32(0)
+	w := &queuedWrite{s: s, project: project, done: done, b: b, adm: adm, spans: len(spans),
+		ps: make([]placed, 0, len(spans)-adm.nRefused), lo: ^uint32(0)}
 	for i := range spans {
 		if adm.refused != nil && adm.refused[i] {
 			continue
 		}
-		d := s.partition(spans[i].StartUnixNano, now)
-		ps = append(ps, placed{day: d, span: &spans[i]})
-		lo, hi = min(lo, d), max(hi, d)
+		p := s.place(&spans[i], now)
+		w.ps = append(w.ps, p)
+		w.lo, w.hi = min(w.lo, p.day), max(w.hi, p.day)
 	}
-	if len(ps) == 0 {
-		return adm.err()
+	if len(w.ps) == 0 {
+		return nil, w.finish()
 	}
+	if err := s.encodeSpans(b, project, w.ps); err != nil {
+		w.err = err
+		return nil, w.finish()
+	}
+	if !s.opts.NoSeries {
+		w.series = seriesRows(project, w.ps)
+	}
+	w.wake = make(chan bool, 1)
+	return w, nil
+}
+
+// encodeSpans sets the spans' trace records and index blocks in b.
+func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 	var e enc
 	var key []byte
 	group := make([]*telemetry.Span, 0, 16)
 
 	// Trace records: group by day and trace ID.
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].day != ps[j].day {
-			return ps[i].day < ps[j].day
+	slices.SortFunc(ps, func(a, c placed) int {
+		if a.day != c.day {
+			return cmp.Compare(a.day, c.day)
 		}
-		return string(ps[i].span.TraceID[:]) < string(ps[j].span.TraceID[:])
+		return bytes.Compare(a.span.TraceID[:], c.span.TraceID[:])
 	})
 	for i := 0; i < len(ps); {
 		j := i
@@ -307,15 +353,14 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 	}
 
 	// Index blocks: group by day and service, ordered by start time.
-	sort.Slice(ps, func(i, j int) bool {
-		a, c := ps[i], ps[j]
+	slices.SortFunc(ps, func(a, c placed) int {
 		if a.day != c.day {
-			return a.day < c.day
+			return cmp.Compare(a.day, c.day)
 		}
 		if sa, sc := a.span.Service(), c.span.Service(); sa != sc {
-			return sa < sc
+			return strings.Compare(sa, sc)
 		}
-		return a.span.StartUnixNano < c.span.StartUnixNano
+		return cmp.Compare(a.span.StartUnixNano, c.span.StartUnixNano)
 	})
 	var scratch []uint64
 	var me enc
@@ -358,44 +403,7 @@ func (s *Store) WriteSpans(ctx context.Context, project string, spans []telemetr
 		}
 		i = j
 	}
-	unlockSeries, err := s.addSeries(b, project, ps, now)
-	if err != nil {
-		return fmt.Errorf("write %d spans: RED series: %w", len(spans), err)
-	}
-	defer unlockSeries()
-	release, err := s.mapSpans(b, project, ps, now)
-	if err != nil {
-		return fmt.Errorf("write %d spans: service map: %w", len(spans), err)
-	}
-	// Two writes of one batch at once both miss it above. The aggregations
-	// hold their locks to the commit, so under them the second sees the
-	// first's and stores nothing, whichever aggregation is on.
-	if !s.opts.NoSeries || !s.opts.NoServiceMap {
-		switch _, closer, err := s.db.Get(done); {
-		case err == nil:
-			closer.Close()
-			release(false)
-			return nil
-		case !errors.Is(err, pdb.ErrNotFound):
-			release(false)
-			return fmt.Errorf("write %d spans: look the batch up: %w", len(spans), err)
-		}
-	}
-	err = s.commit(b, s.wo)
-	release(err == nil)
-	if err != nil {
-		return fmt.Errorf("commit %d spans: %w", len(spans), err)
-	}
-	s.names.settle(adm, true)
-	s.mu.Lock()
-	if s.maxDay == 0 || hi > s.maxDay {
-		s.maxDay = hi
-	}
-	if s.minDay == 0 || lo < s.minDay {
-		s.minDay = lo
-	}
-	s.mu.Unlock()
-	return adm.err()
+	return nil
 }
 
 // fingerprint identifies a batch by its spans' trace and span IDs, whatever

@@ -82,20 +82,36 @@ type seriesID struct {
 }
 
 type seriesKey struct {
-	id     seriesID
-	day    uint32
-	width  int
-	bucket int64 // Unix seconds
+	project string
+	id      seriesID
+	day     uint32
+	width   int
+	bucket  int64 // Unix seconds
 }
 
 type seriesRow struct {
 	errors int64
 	sketch store.DenseSketch
+	// held is the one encoded row merged into an empty row, kept as it
+	// came until a second one is merged (holding): a merge of one operand
+	// (most of the merges a read sets off) neither decodes nor re-encodes
+	// it. A row holding one is not added to otherwise.
+	held    []byte
+	holding bool
 }
 
-var _ aggregate = (*seriesRow)(nil)
+var _ reusable = (*seriesRow)(nil)
+
+// reset empties the row and keeps its buffers.
+func (r *seriesRow) reset() {
+	r.errors, r.held, r.holding = 0, r.held[:0], false
+	r.sketch.Reset()
+}
 
 func (r *seriesRow) encode(b []byte) []byte {
+	if r.holding {
+		return append(b, r.held...)
+	}
 	b = binary.AppendVarint(b, r.errors)
 	b, _ = r.sketch.AppendBinary(b)
 	return b
@@ -103,21 +119,40 @@ func (r *seriesRow) encode(b []byte) []byte {
 
 // mergeEncoded adds an encoded row; the order does not matter to a sum.
 func (r *seriesRow) mergeEncoded(v []byte, _ bool) error {
+	if !r.holding && r.errors == 0 && r.sketch.Count() == 0 {
+		if !validSeriesRow(v) {
+			return errCorrupt
+		}
+		r.held, r.holding = append(r.held[:0], v...), true
+		return nil
+	}
+	if r.holding {
+		r.holding = false
+		if err := mergeSeriesRow(r.held, &r.errors, &r.sketch); err != nil {
+			return err // checked when held: not reached
+		}
+	}
 	return mergeSeriesRow(v, &r.errors, &r.sketch)
 }
 
-// mergeSeriesRow adds an encoded row to errors and sk; on error it has
-// added nothing.
+// validSeriesRow reports whether v is an encoded row, whole.
+func validSeriesRow(v []byte) bool {
+	_, n := binary.Varint(v)
+	if n <= 0 {
+		return false
+	}
+	rest, err := store.SkipSketch(v[n:])
+	return err == nil && len(rest) == 0
+}
+
+// mergeSeriesRow adds an encoded row to errors and sk, checking it as it
+// goes; on error it has added nothing.
 func mergeSeriesRow(v []byte, errs *int64, sk *store.DenseSketch) error {
 	e, n := binary.Varint(v)
 	if n <= 0 {
 		return errCorrupt
 	}
-	// Check the whole sketch before adding any of it.
-	if rest, err := store.SkipSketch(v[n:]); err != nil || len(rest) != 0 {
-		return errCorrupt
-	}
-	if _, err := sk.MergeBinary(v[n:]); err != nil {
+	if err := sk.MergeBinaryAll(v[n:]); err != nil {
 		return errCorrupt
 	}
 	*errs += e
@@ -138,19 +173,33 @@ func seriesKeyPrefix(b []byte, d uint32, project string, width byte, id *seriesI
 	return appendName(append(b, 1), id.op)
 }
 
-// addSeries adds the spans to the RED series rows, in b. It returns with
-// the series lock held; the caller calls unlock after committing b (or
-// dropping it).
-func (s *Store) addSeries(b *pdb.Batch, project string, ps []placed, now time.Time) (unlock func(), err error) {
-	if s.opts.NoSeries {
-		return func() {}, nil
-	}
+// seriesDelta is what a write adds to a series row.
+type seriesDelta struct {
+	errors int64
+	sketch store.SketchDelta
+}
+
+func (d *seriesDelta) add(o *seriesDelta) {
+	d.errors += o.errors
+	d.sketch.Merge(&o.sketch)
+}
+
+// encode encodes the delta as a row (seriesRow.encode).
+func (d *seriesDelta) encode(b []byte) []byte {
+	b = binary.AppendVarint(b, d.errors)
+	return d.sketch.AppendBinary(b)
+}
+
+// seriesRows sums spans of project into the rows they add to, at every
+// width. It is CPU work alone: a write does it before it joins the commit
+// queue.
+func seriesRows(project string, ps []placed) map[seriesKey]*seriesDelta {
 	// Sum the 10 s rows from the spans, then the wider rows from those.
-	rows := map[seriesKey]*seriesRow{}
+	rows := map[seriesKey]*seriesDelta{}
 	add := func(k seriesKey, sp *telemetry.Span) {
 		r := rows[k]
 		if r == nil {
-			r = &seriesRow{}
+			r = &seriesDelta{}
 			rows[k] = r
 		}
 		r.sketch.AddN(sp.Duration(), 1)
@@ -158,15 +207,10 @@ func (s *Store) addSeries(b *pdb.Batch, project string, ps []placed, now time.Ti
 			r.errors++
 		}
 	}
-	nowNano := now.UnixNano()
 	for i := range ps {
 		sp := ps[i].span
-		at := sp.StartUnixNano
-		if at < 0 || dayOf(at) != ps[i].day {
-			at = nowNano
-		}
-		secs := at / int64(time.Second)
-		k := seriesKey{id: seriesID{service: sp.Service(), op: sp.Name}, day: ps[i].day, bucket: secs - secs%seriesWidths[0].secs}
+		secs := ps[i].at / int64(time.Second)
+		k := seriesKey{project: project, id: seriesID{service: sp.Service(), op: sp.Name}, day: ps[i].day, bucket: secs - secs%seriesWidths[0].secs}
 		add(k, sp)
 		if !sp.ParentSpanID.IsValid() || sp.Kind == telemetry.KindServer || sp.Kind == telemetry.KindConsumer {
 			k.id.op, k.id.entry = "", true
@@ -184,17 +228,38 @@ func (s *Store) addSeries(b *pdb.Batch, project string, ps []placed, now time.Ti
 			wk.width, wk.bucket = w, k.bucket-k.bucket%seriesWidths[w].secs
 			wr := rows[wk]
 			if wr == nil {
-				wr = &seriesRow{}
+				wr = &seriesDelta{}
 				rows[wk] = wr
 			}
-			wr.errors += r.errors
-			wr.sketch.Merge(&r.sketch)
+			wr.add(r)
+		}
+	}
+	return rows
+}
+
+// addSeries adds the RED series rows of a group's writes to b, each row
+// once. It returns with the series lock held; the caller calls unlock after
+// committing b (or dropping it).
+func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (unlock func(), err error) {
+	if s.opts.NoSeries {
+		return func() {}, nil
+	}
+	// The writes' sums, summed into the first's (the writes wait for the
+	// group: their rows are the leader's to change).
+	rows := writes[0].series
+	for _, w := range writes[1:] {
+		for k, r := range w.series {
+			if sum := rows[k]; sum != nil {
+				sum.add(r)
+			} else {
+				rows[k] = r
+			}
 		}
 	}
 	s.series.mu.Lock()
 	var key, buf []byte
 	for k, r := range rows {
-		key = seriesKeyPrefix(key[:0], k.day, project, seriesWidths[k.width].code, &k.id)
+		key = seriesKeyPrefix(key[:0], k.day, k.project, seriesWidths[k.width].code, &k.id)
 		key = binary.BigEndian.AppendUint64(key, uint64(k.bucket))
 		s.series.rows.fold = seriesFold
 		if buf, err = s.series.rows.add(s.db, b, key, r, buf); err != nil {
@@ -253,7 +318,8 @@ func (s *Store) REDSeries(ctx context.Context, project, service, operation strin
 		}
 		p := &points[cur]
 		p.Count = sk.Count()
-		qs := sk.Quantiles(0.50, 0.95, 0.99)
+		var qs [3]time.Duration
+		sk.ReadQuantiles(qs[:], 0.50, 0.95, 0.99)
 		p.P50, p.P95, p.P99 = qs[0], qs[1], qs[2]
 	}
 	var prefix, lower, upper []byte

@@ -48,12 +48,12 @@ func setSeriesRowsWhole(t *testing.T, s *Store, project string, spans []telemetr
 	now := s.opts.Now()
 	ps := make([]placed, len(spans))
 	for i := range spans {
-		ps[i] = placed{day: s.partition(spans[i].StartUnixNano, now), span: &spans[i]}
+		ps[i] = s.place(&spans[i], now)
 	}
 	// The rows the new write path would add, set instead.
 	add := s.db.NewBatch()
 	defer add.Close()
-	unlock, err := s.addSeries(add, project, ps, now)
+	unlock, err := s.addSeries(add, []*queuedWrite{{series: seriesRows(project, ps)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +198,66 @@ func TestSeriesRowRefusesCorrupt(t *testing.T) {
 		}
 		if got := r.encode(nil); !bytes.Equal(got, enc) {
 			t.Fatalf("a refused operand %x changed the row to %x, was %x", bad, got, enc)
+		}
+	}
+}
+
+// TestSeriesMergeReused: the merger reuses a series row's merge once its
+// sum is closed, and a reused merge sums as a new one does: one operand
+// passed on as it came, several summed, a corrupt one left out.
+func TestSeriesMergeReused(t *testing.T) {
+	enc := func(errs int64, ds ...time.Duration) []byte {
+		var r seriesRow
+		r.errors = errs
+		for _, d := range ds {
+			r.sketch.AddN(d, 1)
+		}
+		return r.encode(nil)
+	}
+	a := enc(1, time.Millisecond, 3*time.Millisecond)
+	b := enc(0, time.Second)
+	c := enc(2, 0, 5*time.Millisecond, time.Millisecond)
+	var want seriesRow
+	for _, v := range [][]byte{a, b, c} {
+		if err := mergeSeriesRow(v, &want.errors, &want.sketch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := want.encode(nil)
+	key := []byte{kindSeries, 0, 0, 0, 1}
+	m := newAggregateMerger(nil)
+	for round, c := range []struct {
+		ops  [][]byte // newest first
+		want []byte
+	}{
+		{[][]byte{a}, a},
+		{[][]byte{c, b, a}, sum},
+		{[][]byte{b}, b},
+		{[][]byte{c, {0x80}, b, a}, sum},
+		{[][]byte{{0x80}, c, b, a}, sum},
+		{[][]byte{c}, c},
+	} {
+		vm, err := m.Merge(key, c.ops[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, op := range c.ops[1:] {
+			if err := vm.MergeOlder(op); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, closer, err := vm.Finish(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, c.want) {
+			t.Fatalf("round %d: merged %x, want %x", round, got, c.want)
+		}
+		if closer == nil {
+			t.Fatalf("round %d: a series merge is not handed back for reuse", round)
+		}
+		if err := closer.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

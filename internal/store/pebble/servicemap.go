@@ -283,38 +283,59 @@ type row struct {
 	traces        []telemetry.TraceID // newest first
 }
 
-func (r *row) add(o *row) {
-	r.calls += o.calls
-	r.errors += o.errors
-	r.sketch.Merge(&o.sketch)
-	r.note(o.traces...)
-}
-
 // note puts trace IDs first among the row's exemplars, in their order:
 // the row keeps the first exemplars distinct IDs of ids then its own.
-func (r *row) note(ids ...telemetry.TraceID) {
+func (r *row) note(ids ...telemetry.TraceID) { noteTraces(&r.traces, ids...) }
+
+// noteTraces puts trace IDs first among exemplars, in their order.
+func noteTraces(traces *[]telemetry.TraceID, ids ...telemetry.TraceID) {
 	for i := len(ids) - 1; i >= 0; i-- {
-		r.noteOne(ids[i])
+		noteTrace(traces, ids[i])
 	}
 }
 
-// noteOne puts a trace ID first among the row's exemplars.
-func (r *row) noteOne(id telemetry.TraceID) {
-	j := slices.Index(r.traces, id)
+// noteTrace puts a trace ID first among exemplars.
+func noteTrace(traces *[]telemetry.TraceID, id telemetry.TraceID) {
+	ts := *traces
+	j := slices.Index(ts, id)
 	switch {
 	case j == 0:
 		return // the same trace again (its spans sit together in a batch)
-	case j < 0 && r.traces == nil:
-		r.traces = make([]telemetry.TraceID, 0, exemplars)
+	case j < 0 && ts == nil:
+		ts = make([]telemetry.TraceID, 0, exemplars)
 		fallthrough
-	case j < 0 && len(r.traces) < exemplars:
-		r.traces = append(r.traces, id)
-		j = len(r.traces) - 1
+	case j < 0 && len(ts) < exemplars:
+		ts = append(ts, id)
+		j = len(ts) - 1
 	case j < 0:
-		j = len(r.traces) - 1 // the oldest goes
+		j = len(ts) - 1 // the oldest goes
 	}
-	copy(r.traces[1:j+1], r.traces[:j])
-	r.traces[0] = id
+	copy(ts[1:j+1], ts[:j])
+	ts[0] = id
+	*traces = ts
+}
+
+// edgeDelta is what a write adds to an edge row: a row whose sketch is a
+// store.SketchDelta, cheap for the few calls of one batch.
+type edgeDelta struct {
+	calls, errors int64
+	sketch        store.SketchDelta
+	traces        []telemetry.TraceID // newest first
+}
+
+func (d *edgeDelta) add(o *edgeDelta) {
+	d.calls += o.calls
+	d.errors += o.errors
+	d.sketch.Merge(&o.sketch)
+	noteTraces(&d.traces, o.traces...)
+}
+
+// encode encodes the delta as a row (row.encode).
+func (d *edgeDelta) encode(b []byte) []byte {
+	b = binary.AppendVarint(b, d.calls)
+	b = binary.AppendVarint(b, d.errors)
+	b = d.sketch.AppendBinary(b)
+	return appendExemplars(b, d.traces)
 }
 
 func containsTrace(ids []telemetry.TraceID, id telemetry.TraceID) bool {
@@ -330,8 +351,12 @@ func (r *row) encode(b []byte) []byte {
 	b = binary.AppendVarint(b, r.calls)
 	b = binary.AppendVarint(b, r.errors)
 	b, _ = r.sketch.AppendBinary(b)
-	b = append(b, byte(len(r.traces)))
-	for _, id := range r.traces {
+	return appendExemplars(b, r.traces)
+}
+
+func appendExemplars(b []byte, traces []telemetry.TraceID) []byte {
+	b = append(b, byte(len(traces)))
+	for _, id := range traces {
 		b = append(b, id[:]...)
 	}
 	return b
@@ -376,14 +401,13 @@ func (r *row) mergeEncoded(v []byte, older bool) error {
 	return nil
 }
 
-// mapWrite is the service-map part of one WriteSpans.
+// mapWrite is the service-map part of a group's writes of one project.
 type mapWrite struct {
 	s       *Store
 	b       *pdb.Batch
 	project string
-	now     time.Time
 	hour    uint32
-	rows    map[rowKey]*row
+	rows    map[rowKey]*edgeDelta
 	// callers holds the caller records this write read or changed.
 	callers map[spanRef]*callerRecord
 	// pendingAdded are the hashes of the pending records it writes.
@@ -398,10 +422,12 @@ type spanRef struct {
 	span  telemetry.SpanID
 }
 
-// mapSpans adds the batch's calls to the service map, in b. It returns
-// with the map's lock held: the caller commits b, then calls release with
-// whether the commit succeeded.
-func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Time) (release func(committed bool), err error) {
+// mapSpans adds the calls of a group's writes to the service map, in b,
+// with one mapWrite per project (so that the two halves of a call in two
+// writes of the group match in memory). It returns with the map's lock
+// held: the caller commits b, then calls release with whether the commit
+// succeeded.
+func (s *Store) mapSpans(b *pdb.Batch, writes []*queuedWrite, now time.Time) (release func(committed bool), err error) {
 	if s.opts.NoServiceMap {
 		return func(bool) {}, nil
 	}
@@ -425,12 +451,28 @@ func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Tim
 			}
 		}
 	}
-	w := &mapWrite{s: s, b: b, project: project, now: now, hour: hour, rows: map[rowKey]*row{}, callers: map[spanRef]*callerRecord{}}
-	if err := w.spans(ps); err != nil {
-		return nil, err
-	}
-	if err := w.writeRows(); err != nil {
-		return nil, err
+	var added []uint64
+	for i, first := range writes {
+		if slices.ContainsFunc(writes[:i], func(o *queuedWrite) bool { return o.project == first.project }) {
+			continue // mapped with the first write of its project
+		}
+		ps := first.ps
+		for _, o := range writes[i+1:] {
+			if o.project == first.project {
+				if len(ps) == len(first.ps) {
+					ps = slices.Clip(ps) // append copies
+				}
+				ps = append(ps, o.ps...)
+			}
+		}
+		w := &mapWrite{s: s, b: b, project: first.project, hour: hour, rows: map[rowKey]*edgeDelta{}, callers: map[spanRef]*callerRecord{}, pendingAdded: added}
+		if err := w.spans(ps); err != nil {
+			return nil, err
+		}
+		if err := w.writeRows(); err != nil {
+			return nil, err
+		}
+		added = w.pendingAdded
 	}
 	return func(committed bool) {
 		if committed {
@@ -442,7 +484,7 @@ func (s *Store) mapSpans(b *pdb.Batch, project string, ps []placed, now time.Tim
 					}
 				}
 			}
-			m.addPending(hour, w.pendingAdded)
+			m.addPending(hour, added)
 		}
 		m.mu.Unlock()
 	}, nil
@@ -516,14 +558,9 @@ func (m *serviceMap) mayHavePending(hour uint32, h uint64) bool {
 }
 
 // bucket is where a span's call is counted: its partition day and the
-// minute of its start, or of its arrival when the partition is its
-// arrival day (a start too far in the past or future).
+// minute of the instant it is counted at (placed.at).
 func (w *mapWrite) bucket(p *placed) (day, minute uint32) {
-	st := p.span.StartUnixNano
-	if st < 0 || dayOf(st) != p.day {
-		st = w.now.UnixNano()
-	}
-	return p.day, minuteOf(st)
+	return p.day, minuteOf(p.at)
 }
 
 func (w *mapWrite) spans(ps []placed) error {
@@ -783,7 +820,7 @@ func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKin
 	k := rowKey{day: day, minute: minute, caller: caller, callee: callee, kind: kind}
 	r := w.rows[k]
 	if r == nil {
-		r = &row{}
+		r = &edgeDelta{}
 		w.rows[k] = r
 	}
 	r.calls += n
@@ -792,7 +829,7 @@ func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKin
 	}
 	r.sketch.AddN(d, n)
 	if trace.IsValid() && n > 0 {
-		r.note(trace)
+		noteTrace(&r.traces, trace)
 	}
 }
 
@@ -801,7 +838,7 @@ func (w *mapWrite) countAt(day, minute uint32, caller string, kind store.NodeKin
 func (w *mapWrite) writeRows() error {
 	// An hour's row is its minutes' sum; most batches hold one minute of
 	// an hour, whose row it shares until a second minute comes.
-	hours := map[rowKey]*row{}
+	hours := map[rowKey]*edgeDelta{}
 	shared := map[rowKey]bool{}
 	for k, r := range w.rows {
 		hk := k
@@ -812,7 +849,7 @@ func (w *mapWrite) writeRows() error {
 			hours[hk], shared[hk] = r, true
 			continue
 		case shared[hk]:
-			h = &row{}
+			h = &edgeDelta{}
 			h.add(hours[hk])
 			hours[hk], shared[hk] = h, false
 		}
@@ -820,7 +857,7 @@ func (w *mapWrite) writeRows() error {
 	}
 	for _, set := range []struct {
 		gran byte
-		rows map[rowKey]*row
+		rows map[rowKey]*edgeDelta
 	}{{granMinute, w.rows}, {granHour, hours}} {
 		for k, r := range set.rows {
 			w.key = edgeKeyPrefix(w.key[:0], k.day, w.project, set.gran)
@@ -836,7 +873,7 @@ func (w *mapWrite) writeRows() error {
 
 // writeRow adds r to the row of key w.key (merge.go); the map's lock, held
 // to the commit, keeps another write from changing the row in between.
-func (w *mapWrite) writeRow(r *row) (err error) {
+func (w *mapWrite) writeRow(r *edgeDelta) (err error) {
 	w.e.b, err = w.s.smap.rows.add(w.s.db, w.b, w.key, r, w.e.b)
 	if err != nil {
 		return fmt.Errorf("service map row: %w", err)
