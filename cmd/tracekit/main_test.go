@@ -284,6 +284,7 @@ func TestCLIErrorsNameTheFlag(t *testing.T) {
 	f("usage: tracekit trace show", "trace", "show")
 	f("--traces", "demo", "--traces", "0")
 	f("--duration", "bench", "ingest", "--duration", "0s")
+	f("--trace-size", "bench", "ingest", "--trace-size", "0")
 	f("--shape", "bench", "query", "--shape", "lukewarm")
 	f("--rate", "bench", "query", "--shape", "hot", "--rate", "-1")
 }

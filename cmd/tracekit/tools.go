@@ -220,18 +220,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		conc := f.Int("concurrency", 4, "concurrent senders")
 		batch := f.Int("batch", 512, "spans per request")
 		attrs := f.Int("attrs", 10, "attributes per span")
+		traceSize := f.Int("trace-size", 8, "spans per trace")
 		if err := f.parse(args[1:]); err != nil {
 			return err
 		}
 		if err := needKey(*key); err != nil {
 			return err
 		}
-		if *batch < 1 || *attrs < 0 {
-			return errors.New("--batch must be at least 1 and --attrs at least 0")
+		if *batch < 1 || *attrs < 0 || *traceSize < 1 {
+			return errors.New("--batch and --trace-size must be at least 1 and --attrs at least 0")
 		}
 		res, err := loadgen.Ingest(ctx, loadgen.IngestConfig{
 			Endpoint: strings.TrimRight(*server, "/") + "/v1/traces", APIKey: *key, Duration: *dur,
-			Concurrency: *conc, Shape: loadgen.Shape{Batch: *batch, Attrs: *attrs},
+			Concurrency: *conc, Shape: loadgen.Shape{Batch: *batch, Attrs: *attrs, TraceSize: *traceSize},
 		})
 		if err != nil {
 			return err
