@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -38,7 +39,30 @@ Run 'tracekit <command> -h' for a command's flags. Every flag has a TRACEKIT_*
 environment equivalent, shown in its help.
 `
 
+// Garbage collector defaults for when GOGC and GOMEMLIMIT are not set: the
+// Go heap of a busy server is small (Pebble's memtables and block cache
+// live outside it), so collecting at every doubling spends a core's worth
+// of time per ingest second; collecting at 5x the live heap, with a soft
+// limit that makes the collector work harder as the heap nears it, keeps
+// memory bounded for far less work. Issue 15 measured on 2 cores with 3 M
+// fresh spans, searched while spans arrive: 141,800 instead of 119,300
+// spans/s loaded, and a newest-20 search's p99 of 21 ms instead of 39 ms.
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 256 << 20
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+}
+
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
