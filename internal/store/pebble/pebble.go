@@ -454,8 +454,13 @@ func fillFilter(m *blockMeta, spans []*telemetry.Span, scratch []uint64) []uint6
 		scratch = append(scratch, opHash(sp.Name))
 		scratch = attrHashes(scratch, sp.Attributes)
 	}
-	m.filter = newBloom(len(scratch))
-	for _, h := range scratch {
+	// Sized by distinct hashes: most repeat (a status code, a method, a
+	// tenant), and a filter sized by every one was 2-3x larger than its
+	// false-positive rate needs.
+	slices.Sort(scratch)
+	distinct := slices.Compact(scratch)
+	m.filter = newBloom(len(distinct))
+	for _, h := range distinct {
 		m.filter.add(h)
 	}
 	return scratch
