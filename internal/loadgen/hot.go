@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tracekit-oss/tracekit/internal/store"
-	"github.com/tracekit-oss/tracekit/internal/store/backend"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
@@ -62,22 +60,11 @@ const hotBatch = 512
 // on it while a writer adds cfg.Rate spans/s starting now.
 func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
 	res := HotResult{Over: cfg.Over}
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "tracekit-bench-hot-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return res, fmt.Errorf("--data %s is not empty: bench query fills a fresh store", dir)
-	}
-	stores, err := backend.Open(ctx, backend.Config{DataDir: dir})
+	stores, done, err := freshStore(ctx, cfg.Dir, nil)
 	if err != nil {
 		return res, err
 	}
-	defer stores.Close()
+	defer done()
 	st := stores.Traces
 	progress := cfg.Progress
 	if progress == nil {

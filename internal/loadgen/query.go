@@ -65,23 +65,12 @@ func (r QueryResult) String() string {
 // Query fills a store and times lookups and searches on it.
 func Query(ctx context.Context, cfg QueryConfig) (QueryResult, error) {
 	var res QueryResult
-	dir := cfg.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "tracekit-bench-query-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return res, fmt.Errorf("--data %s is not empty: bench query fills a fresh store", dir)
-	}
 	now := time.Now()
-	stores, err := backend.Open(ctx, backend.Config{DataDir: dir, Now: func() time.Time { return now }})
+	stores, done, err := freshStore(ctx, cfg.Dir, func() time.Time { return now })
 	if err != nil {
 		return res, err
 	}
-	defer stores.Close()
+	defer done()
 	st := stores.Traces
 	progress := cfg.Progress
 	if progress == nil {
@@ -171,4 +160,26 @@ func Query(ctx context.Context, cfg QueryConfig) (QueryResult, error) {
 	res.TraceByID, res.SearchCommon, res.SearchRare = summarize(byID), summarize(common), summarize(rare)
 	res.AvgResultsRare = float64(found) / float64(cfg.Queries)
 	return res, nil
+}
+
+// freshStore opens the embedded store in dir, which must be empty, or in a
+// temporary directory when dir is empty; done closes it and removes the
+// temporary directory.
+func freshStore(ctx context.Context, dir string, now func() time.Time) (stores *backend.Stores, done func(), err error) {
+	cleanup := func() {}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "tracekit-bench-query-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir, cleanup = d, func() { os.RemoveAll(d) }
+	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, nil, fmt.Errorf("--data %s is not empty: bench query fills a fresh store", dir)
+	}
+	stores, err = backend.Open(ctx, backend.Config{DataDir: dir, Now: now})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return stores, func() { stores.Close(); cleanup() }, nil
 }
