@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/tracekit-oss/tracekit/internal/store"
 )
 
 // blockCursor walks index block metas from the latest start down, across
@@ -32,6 +34,19 @@ type blockCursor struct {
 	// floor is the start below which no more spans are wanted: blocks whose
 	// spans all start earlier end the walk.
 	floor int64
+}
+
+// searchCursor compiles q and opens a cursor on the blocks of its window;
+// it returns a nil cursor, and no error, for an empty window.
+func (s *Store) searchCursor(ctx context.Context, project string, q *store.TraceQuery) (*blockCursor, error) {
+	start, end := s.searchWindow(q)
+	if start.After(end) {
+		return nil, nil
+	}
+	f := newFilter(q, start.UnixNano(), end.UnixNano())
+	lo, hi := s.dayBounds()
+	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
+	return s.newBlockCursor(ctx, project, q.Service, firstDay, lastDay, f)
 }
 
 func (s *Store) newBlockCursor(ctx context.Context, project, svc string, firstDay, lastDay uint32, f *filter) (*blockCursor, error) {

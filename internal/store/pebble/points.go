@@ -36,18 +36,12 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 	if limit <= 0 {
 		limit = defaultTracePoints
 	}
-	start, end := s.searchWindow(&q)
-	if start.After(end) {
-		return nil, nil
-	}
-	f := newFilter(&q, start.UnixNano(), end.UnixNano())
-	lo, hi := s.dayBounds()
-	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
-	c, err := s.newBlockCursor(ctx, project, q.Service, firstDay, lastDay, f)
-	if err != nil {
+	c, err := s.searchCursor(ctx, project, &q)
+	if c == nil {
 		return nil, err
 	}
 	defer c.close()
+	f := c.f
 	// The traces found, in the order found (about newest first, which the
 	// sorts below are quick to finish), and where each is in points.
 	var points []pointOf

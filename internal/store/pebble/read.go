@@ -144,18 +144,12 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
-	start, end := s.searchWindow(&q)
-	if start.After(end) {
-		return nil, nil
-	}
-	f := newFilter(&q, start.UnixNano(), end.UnixNano())
-	lo, hi := s.dayBounds()
-	firstDay, lastDay := max(dayOf(f.start-int64(maxBlockSpread)), lo), min(dayOf(f.end), hi)
-	c, err := s.newBlockCursor(ctx, project, q.Service, firstDay, lastDay, f)
-	if err != nil {
+	c, err := s.searchCursor(ctx, project, &q)
+	if c == nil {
 		return nil, err
 	}
 	defer c.close()
+	f := c.f
 	found := map[telemetry.TraceID]int64{}
 	// newest holds the latest matching start of each trace found, sorted
 	// descending and cut at limit: once a block's spans all start too early
