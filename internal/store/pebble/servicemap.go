@@ -31,23 +31,31 @@ import (
 //
 // The two spans of a call may come in any order, minutes apart:
 //   - parent and child in one batch: matched in memory;
-//   - parent first: a client or producer span, or a span already known to
-//     have a child in another service, leaves a caller record (kindCaller,
-//     keyed by trace and span ID, holding its service). A server or
-//     consumer span whose parent is not in its batch looks it up;
-//   - child first: a child whose caller record is not found leaves a
-//     pending record (kindPending, keyed by trace and parent span ID). The
-//     parent's write finds it: an in-memory set of the pending records'
-//     hashes spares every other span a disk lookup.
+//   - parent first: a server or consumer span whose parent is not in its
+//     batch looks the parent up in the trace's stored records (kindTrace,
+//     read with a prefix seek that the tables' Bloom filters answer), in
+//     the partitions of the hour before its start: nothing is written for
+//     the parent's sake, since its record holds all the map needs;
+//   - child first: a child whose parent is not found leaves a pending
+//     record (kindPending, keyed by trace and parent span ID, holding the
+//     callee's service, status, bucket and duration). The parent's write
+//     finds it: an in-memory set of the pending records' hashes spares
+//     every other span a disk lookup.
 //
-// A client span counted as a leaf call whose child in another service
-// arrives later is taken back from the leaf (its bucket counts and sketch
-// are decremented) and counted as a call to that service instead.
+// A client or producer span naming a leaf, with no child in another
+// service in its batch nor pending, is counted as a call to that leaf.
+// When its child in another service arrives later, the leaf call is taken
+// back (its bucket counts and sketch are decremented) and counted as a
+// call to that service instead, unless a child in another service of that
+// span is already stored (it was taken back then, or never counted). The
+// state needs no record of its own: the trace's records say it.
 //
-// Caller and pending records are kept in hourly partitions by arrival and
-// dropped after two hours (at least one hour, at most two): the two halves
-// of a call arriving further apart are not matched. They do not stay on
-// disk, so they add nothing to the steady-state bytes per span.
+// Pending records are kept in hourly partitions by arrival and dropped
+// after two hours (at least one hour, at most two): a child whose parent
+// arrives later than that is not matched. They do not stay on disk, so they
+// add nothing to the steady-state bytes per span. Earlier versions also
+// kept a caller record (kindCaller) for every client span; those are
+// dropped by the same hourly expiry and no longer read.
 //
 // Calls are summed into rows per (project, minute, caller, callee kind,
 // callee) and per hour likewise, under the call's partition day so that
@@ -60,8 +68,8 @@ import (
 // one per row, without reading them; every foldOperands writes of a row it
 // reads the row and writes it whole (aggregateWriter), so that a read
 // merges few operands.
-// The lookups of caller and pending records go in key order through one
-// iterator per kind and write.
+// The lookups of parents and pending records go through one iterator per
+// kind and write.
 
 var _ store.ServiceMapReader = (*Store)(nil)
 
@@ -75,12 +83,15 @@ const (
 	maxPending = 1 << 20
 )
 
-// Flags of caller and pending records.
+// Flags of pending records.
 const (
-	callError  = 1 << iota // the span failed
-	callClient             // the span is of client or producer kind
-	callLeaf               // the span was counted as a call to a leaf
+	callError = 1 << iota // the span failed
 )
+
+// parentLookback is how long before a child's start its parent's partitions
+// are looked in: the partition of the child's start, and the day before
+// when the child started within this much of midnight.
+const parentLookback = time.Hour
 
 // serviceMap is the write side's state.
 type serviceMap struct {
@@ -208,39 +219,24 @@ func entry(k telemetry.SpanKind) bool {
 	return k == telemetry.KindServer || k == telemetry.KindConsumer
 }
 
-// callerRecord is the value of a caller record.
-type callerRecord struct {
-	flags   byte
+// storedParent is what a child's lookup found of its parent span in the
+// trace's stored records.
+type storedParent struct {
 	service string
-	// The leaf call it was counted as, when flags has callLeaf.
+	kind    telemetry.SpanKind
+	failed  bool
+	// The leaf it names (a client or producer span), and the bucket and
+	// duration it was counted at as a call to that leaf.
 	leafKind    store.NodeKind
 	leafName    string
 	day, minute uint32
-	duration    int64
-}
-
-func (r *callerRecord) encode(e *enc) {
-	e.byte1(r.flags)
-	e.str(r.service)
-	if r.flags&callLeaf != 0 {
-		e.byte1(nodeKindByte(r.leafKind))
-		e.str(r.leafName)
-		e.uvarint(uint64(r.day))
-		e.uvarint(uint64(r.minute))
-		e.uvarint(uint64(max(r.duration, 0)))
-	}
-}
-
-func decodeCallerRecord(v []byte) (callerRecord, error) {
-	d := &dec{s: string(v)}
-	r := callerRecord{flags: d.byte1(), service: d.str()}
-	if r.flags&callLeaf != 0 {
-		r.leafKind = nodeKindOf(d.byte1())
-		r.leafName = d.str()
-		r.day, r.minute = uint32(d.uvarint()), uint32(d.uvarint())
-		r.duration = int64(d.uvarint())
-	}
-	return r, d.err
+	duration    time.Duration
+	// bucketKnown is false when the span was stored under its arrival day
+	// (a start out of range): the minute it was counted at is not known.
+	bucketKnown bool
+	// remoteChild: a child of it in another service is stored, or was
+	// matched in this write. Its leaf call, if any, was taken back.
+	remoteChild bool
 }
 
 // call is one side of a call as a pending record keeps it: the callee's
@@ -408,8 +404,11 @@ type mapWrite struct {
 	project string
 	hour    uint32
 	rows    map[rowKey]*edgeDelta
-	// callers holds the caller records this write read or changed.
-	callers map[spanRef]*callerRecord
+	// parents holds the parents looked up for children whose parent is
+	// not in the write (nil for one not found).
+	parents map[spanRef]*storedParent
+	// scratch is where stored trace records are decoded.
+	scratch []telemetry.Span
 	// pendingAdded are the hashes of the pending records it writes.
 	pendingAdded []uint64
 	e            enc
@@ -465,7 +464,7 @@ func (s *Store) mapSpans(b *pdb.Batch, writes []*queuedWrite, now time.Time) (re
 				ps = append(ps, o.ps...)
 			}
 		}
-		w := &mapWrite{s: s, b: b, project: first.project, hour: hour, rows: map[rowKey]*edgeDelta{}, callers: map[spanRef]*callerRecord{}, pendingAdded: added}
+		w := &mapWrite{s: s, b: b, project: first.project, hour: hour, rows: map[rowKey]*edgeDelta{}, parents: map[spanRef]*storedParent{}, pendingAdded: added}
 		if err := w.spans(ps); err != nil {
 			return nil, err
 		}
@@ -569,14 +568,14 @@ func (w *mapWrite) spans(ps []placed) error {
 		byID[spanRef{ps[i].span.TraceID, ps[i].span.SpanID}] = i
 	}
 	remoteChild := make([]bool, len(ps))
-	var lookups []spanRef
+	var lookups []int
 	for i := range ps {
 		c := ps[i].span
 		if _, ok := byID[spanRef{c.TraceID, c.ParentSpanID}]; !ok && c.ParentSpanID.IsValid() && entry(c.Kind) {
-			lookups = append(lookups, spanRef{c.TraceID, c.ParentSpanID})
+			lookups = append(lookups, i)
 		}
 	}
-	if err := w.readCallers(lookups); err != nil {
+	if err := w.readParents(ps, lookups); err != nil {
 		return err
 	}
 	for i := range ps {
@@ -602,55 +601,33 @@ func (w *mapWrite) spans(ps []placed) error {
 		return err
 	}
 	for i := range ps {
-		p := ps[i].span
-		if !clientish(p.Kind) && !remoteChild[i] {
+		if remoteChild[i] {
 			continue
 		}
-		rec := callerRecord{service: p.Service()}
-		if p.IsError() {
-			rec.flags |= callError
-		}
-		if clientish(p.Kind) {
-			rec.flags |= callClient
-		}
-		if !remoteChild[i] {
-			if kind, name := leafOf(p); kind != "" {
-				rec.flags |= callLeaf
-				rec.leafKind, rec.leafName = kind, name
-				rec.day, rec.minute = w.bucket(&ps[i])
-				rec.duration = int64(p.Duration())
-				w.countAt(rec.day, rec.minute, rec.service, kind, name, p.TraceID, p.IsError(), p.Duration(), 1)
-			}
-		}
-		if err := w.putCaller(spanRef{p.TraceID, p.SpanID}, &rec); err != nil {
-			return err
+		p := ps[i].span
+		if kind, name := leafOf(p); kind != "" {
+			day, minute := w.bucket(&ps[i])
+			w.countAt(day, minute, p.Service(), kind, name, p.TraceID, p.IsError(), p.Duration(), 1)
 		}
 	}
 	return nil
 }
 
-// childOfEarlier matches a server or consumer span with a caller record
-// written before, or leaves a pending record for its parent to find.
+// childOfEarlier matches a server or consumer span with its parent stored
+// before, or leaves a pending record for its parent to find.
 func (w *mapWrite) childOfEarlier(p *placed) error {
 	c := p.span
-	ref := spanRef{c.TraceID, c.ParentSpanID}
-	rec, err := w.caller(ref)
-	if err != nil {
-		return err
-	}
-	if rec != nil {
-		if rec.service == c.Service() {
+	if par := w.parents[spanRef{c.TraceID, c.ParentSpanID}]; par != nil {
+		if par.service == c.Service() {
 			return nil
 		}
-		w.count(rec.service, store.NodeService, c.Service(), p, c.IsError() || (rec.flags&callClient != 0 && rec.flags&callError != 0))
-		if rec.flags&callLeaf != 0 {
+		w.count(par.service, store.NodeService, c.Service(), p, c.IsError() || (clientish(par.kind) && par.failed))
+		if par.leafKind != "" && !par.remoteChild && par.bucketKnown {
 			// Counted as a leaf call when it arrived alone: it was a call
 			// to this service.
-			w.countAt(rec.day, rec.minute, rec.service, rec.leafKind, rec.leafName, telemetry.TraceID{}, rec.flags&callError != 0, time.Duration(rec.duration), -1)
-			rec.flags &^= callLeaf
-			rec.leafKind, rec.leafName = "", ""
-			return w.putCaller(ref, rec)
+			w.countAt(par.day, par.minute, par.service, par.leafKind, par.leafName, telemetry.TraceID{}, par.failed, par.duration, -1)
 		}
+		par.remoteChild = true
 		return nil
 	}
 	pc := call{service: c.Service(), duration: int64(c.Duration())}
@@ -743,70 +720,84 @@ func cmpRef(a, b spanRef) int {
 	return bytes.Compare(a.span[:], b.span[:])
 }
 
-// readCallers reads the caller records of refs, of the current hour or
-// else the one before, into w.callers (nil for none), in key order through
-// one iterator: ascending seeks step forward through the blocks it holds.
-func (w *mapWrite) readCallers(refs []spanRef) error {
-	if len(refs) == 0 {
+// readParents looks up the parents of the children ps[i] for i in
+// children in their traces' stored records, into w.parents (nil for one not
+// found), noting of each whether a child of it in another service is
+// stored. Each trace is read once per partition, with a prefix seek.
+func (w *mapWrite) readParents(ps []placed, children []int) error {
+	if len(children) == 0 {
 		return nil
 	}
-	slices.SortFunc(refs, cmpRef)
-	refs = slices.Compact(refs)
-	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindCaller}, UpperBound: []byte{kindCaller + 1}})
+	type probe struct {
+		trace telemetry.TraceID
+		day   uint32
+	}
+	probes := make([]probe, 0, len(children))
+	for _, i := range children {
+		c := &ps[i]
+		w.parents[spanRef{c.span.TraceID, c.span.ParentSpanID}] = nil
+		for d := dayOf(c.at - int64(parentLookback)); d <= c.day; d++ {
+			probes = append(probes, probe{c.span.TraceID, d})
+		}
+	}
+	slices.SortFunc(probes, func(a, b probe) int {
+		if c := bytes.Compare(a.trace[:], b.trace[:]); c != 0 {
+			return c
+		}
+		return int(int64(a.day) - int64(b.day))
+	})
+	probes = slices.Compact(probes)
+	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindTrace}, UpperBound: []byte{kindTrace + 1}})
 	if err != nil {
-		return fmt.Errorf("look up callers: %w", err)
+		return fmt.Errorf("look up parents: %w", err)
 	}
 	defer it.Close()
-	for _, hour := range []uint32{w.hour, w.hour - 1} {
-		if hour > w.hour {
-			continue
-		}
-		for _, ref := range refs {
-			if _, ok := w.callers[ref]; ok {
-				continue
-			}
-			w.key = callRecordKey(w.key[:0], kindCaller, hour, w.project, &ref.trace, &ref.span)
-			if !it.SeekGE(w.key) || !bytes.Equal(it.Key(), w.key) {
-				if err := it.Error(); err != nil {
-					return fmt.Errorf("look up callers: %w", err)
-				}
-				continue
-			}
-			rec, err := decodeCallerRecord(it.Value())
+	type storedChild struct {
+		parent  spanRef
+		service string
+	}
+	var storedChildren []storedChild
+	for _, pr := range probes {
+		prefix := traceKeyPrefix(w.key[:0], pr.day, w.project, pr.trace[:])
+		w.key = prefix
+		for ok := it.SeekPrefixGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+			v, err := it.ValueAndErr()
 			if err != nil {
-				return fmt.Errorf("caller record: %w", err)
+				return fmt.Errorf("look up parents: %w", err)
 			}
-			w.callers[ref] = &rec
+			if w.scratch, err = decodeGroup(w.scratch[:0], pr.trace, v); err != nil {
+				return fmt.Errorf("look up parents: trace %s: %w", pr.trace, err)
+			}
+			for k := range w.scratch {
+				sp := &w.scratch[k]
+				if par, wanted := w.parents[spanRef{sp.TraceID, sp.SpanID}]; wanted && par == nil {
+					w.parents[spanRef{sp.TraceID, sp.SpanID}] = newStoredParent(sp, pr.day)
+				}
+				if _, wanted := w.parents[spanRef{sp.TraceID, sp.ParentSpanID}]; wanted && sp.ParentSpanID.IsValid() {
+					storedChildren = append(storedChildren, storedChild{spanRef{sp.TraceID, sp.ParentSpanID}, sp.Service()})
+				}
+			}
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("look up parents: %w", err)
 		}
 	}
-	for _, ref := range refs {
-		if _, ok := w.callers[ref]; !ok {
-			w.callers[ref] = nil
+	for _, c := range storedChildren {
+		if par := w.parents[c.parent]; par != nil && par.service != c.service {
+			par.remoteChild = true
 		}
 	}
 	return nil
 }
 
-// caller returns the caller record of a span, from this write or as
-// readCallers found it; nil when there is none.
-func (w *mapWrite) caller(ref spanRef) (*callerRecord, error) {
-	rec, ok := w.callers[ref]
-	if !ok {
-		return nil, fmt.Errorf("caller record of span %x not read: %w", ref.span, errCorrupt)
+// newStoredParent keeps what the map needs of a stored span of partition d.
+func newStoredParent(sp *telemetry.Span, d uint32) *storedParent {
+	par := &storedParent{service: sp.Service(), kind: sp.Kind, failed: sp.IsError(), day: d, duration: sp.Duration()}
+	par.leafKind, par.leafName = leafOf(sp)
+	if at := sp.StartUnixNano; at >= 0 && dayOf(at) == d {
+		par.minute, par.bucketKnown = minuteOf(at), true
 	}
-	return rec, nil
-}
-
-// putCaller writes a caller record in the current hour. (The lookups of
-// this write, done before, see the records it changes in w.callers.)
-func (w *mapWrite) putCaller(ref spanRef, rec *callerRecord) error {
-	w.e.b = w.e.b[:0]
-	rec.encode(&w.e)
-	w.key = callRecordKey(w.key[:0], kindCaller, w.hour, w.project, &ref.trace, &ref.span)
-	if err := w.b.Set(w.key, w.e.b, nil); err != nil {
-		return fmt.Errorf("batch caller record: %w", err)
-	}
-	return nil
+	return par
 }
 
 // count adds a call of the callee span p.

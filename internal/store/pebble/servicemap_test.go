@@ -194,3 +194,65 @@ func TestServiceMapManyWritesOfARow(t *testing.T) {
 		t.Fatalf("edges after reopening: %v, want %d calls a→b only", got, 2*n)
 	}
 }
+
+// TestServiceMapParentFoundInTraceRecords: a child arriving after its
+// parent finds it in the trace's stored records, whatever the parent's
+// kind, across midnight, and a client span's leaf call is taken back once
+// however many of its children arrive, in one batch or several.
+func TestServiceMapParentFoundInTraceRecords(t *testing.T) {
+	now := time.Date(2026, 11, 20, 0, 30, 0, 0, time.UTC)
+	st := openMapStore(t, t.TempDir(), pebble.Options{Now: func() time.Time { return now }})
+
+	// A server span calling another service's server span directly, no
+	// client span between: parent first.
+	p, c := call(1, "a", "b", now.Add(-time.Minute))
+	p.Kind, p.Attributes = telemetry.KindServer, nil
+	writeSpans(t, st, p)
+	writeSpans(t, st, c)
+
+	// A client span started before midnight, its child after.
+	p2, c2 := call(2, "a", "c", now.Add(-35*time.Minute))
+	c2.StartUnixNano = now.Add(-20 * time.Minute).UnixNano()
+	c2.EndUnixNano = c2.StartUnixNano + int64(10*time.Millisecond)
+	writeSpans(t, st, p2)
+	writeSpans(t, st, c2)
+
+	// A client span naming d.internal, then three children in d in two
+	// batches: one call to d.internal taken back, three calls to d.
+	p3, c3 := call(3, "a", "d", now.Add(-time.Minute))
+	writeSpans(t, st, p3)
+	if got := edgesOf(t, st, now.Add(-2*time.Hour), now); got["a→d.internal(external)"] != 1 {
+		t.Fatalf("before its children: %v, want a call to d.internal", got)
+	}
+	more := func(id byte) telemetry.Span {
+		x := c3
+		x.SpanID = telemetry.SpanID{id}
+		return x
+	}
+	writeSpans(t, st, c3, more(7))
+	writeSpans(t, st, more(8))
+
+	want := map[string]int64{"a→b(service)": 1, "a→c(service)": 1, "a→d(service)": 3}
+	if got := edgesOf(t, st, now.Add(-2*time.Hour), now); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("edges: %v, want %v", got, want)
+	}
+}
+
+// TestServiceMapWritesNoCallerRecords: client spans waiting for children
+// in other services add nothing to the store but their trace records.
+func TestServiceMapWritesNoCallerRecords(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	st := openMapStore(t, t.TempDir(), pebble.Options{Now: func() time.Time { return now }})
+	for i := range 1000 {
+		c, _ := call(i, "a", "b", now.Add(-time.Minute))
+		c.Attributes = nil // no leaf: no edge row either
+		writeSpans(t, st, c)
+	}
+	n, err := pebble.CallRecords(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d call records, want none", n)
+	}
+}

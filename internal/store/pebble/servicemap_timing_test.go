@@ -104,9 +104,10 @@ func BenchmarkServiceMap24h(b *testing.B) {
 // (callers matched in memory); "children-first" writes the traces' server
 // spans below their roots in one batch and the roots in the next, so every
 // child looks its caller up, leaves a pending record, and its caller's
-// write finds it.
+// write finds it; "parents-first" writes the roots (as client spans) first,
+// so that every child finds its caller among the stored spans.
 func BenchmarkWriteSpansServiceMap(b *testing.B) {
-	for _, shape := range []string{"together", "children-first"} {
+	for _, shape := range []string{"together", "children-first", "parents-first"} {
 		for _, on := range []bool{true, false} {
 			name := shape + "/map=on"
 			if !on {
@@ -128,6 +129,9 @@ func BenchmarkWriteSpansServiceMap(b *testing.B) {
 						sp.Kind = telemetry.KindServer
 						rest = append(rest, sp)
 					} else {
+						if shape == "parents-first" {
+							sp.Kind = telemetry.KindClient
+						}
 						roots = append(roots, sp)
 					}
 				}
@@ -144,11 +148,15 @@ func BenchmarkWriteSpansServiceMap(b *testing.B) {
 						}
 						n += len(batch)
 					}
-					if shape == "together" {
+					switch shape {
+					case "together":
 						write(spans)
-					} else {
+					case "children-first":
 						write(rest)
 						write(roots)
+					default:
+						write(roots)
+						write(rest)
 					}
 				}
 				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "spans/s")
