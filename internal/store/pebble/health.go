@@ -71,6 +71,8 @@ func (s *Store) Health() error { return s.guard.admit() }
 // failed commit and then returns nil (db.go:885), and panics when its WAL
 // writer failed (db.go:997) or the DB is closed (db.go:836).
 func (s *Store) commit(b *pdb.Batch, wo *pdb.WriteOptions) error {
+	s.writers.RLock()
+	defer s.writers.RUnlock()
 	if err := s.guard.admit(); err != nil {
 		return err
 	}
@@ -81,6 +83,8 @@ func (s *Store) commit(b *pdb.Batch, wo *pdb.WriteOptions) error {
 // while space is short, because deleting is how space comes back (the
 // tombstones are a few bytes; compactions then drop whole files).
 func (s *Store) commitDeletion(b *pdb.Batch, wo *pdb.WriteOptions) error {
+	s.writers.RLock()
+	defer s.writers.RUnlock()
 	if err := s.guard.admitDeletion(); err != nil {
 		return err
 	}

@@ -82,11 +82,15 @@ type Options struct {
 // Store is the Pebble backend.
 type Store struct {
 	db   *pdb.DB
+	dir  string
 	opts Options
 	wo   *pdb.WriteOptions
 	seq  atomic.Uint64
 	// guard decides whether writes are taken (health.go).
 	guard *diskGuard
+	// writers is held shared by each commit, from its admission to its
+	// end, so that Close can wait for those in progress (logs.go).
+	writers sync.RWMutex
 
 	// names writes service and operation names and enforces their limits.
 	names *names
@@ -157,7 +161,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, guard: guard, names: newNames(db, opts.MaxServices, opts.MaxOperations)}
+	s := &Store{db: db, dir: dir, opts: opts, guard: guard, names: newNames(db, opts.MaxServices, opts.MaxOperations)}
 	s.wo = pdb.NoSync
 	if opts.Sync {
 		s.wo = pdb.Sync
@@ -203,17 +207,26 @@ func dayOfKey(k []byte) uint32 {
 	return uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4])
 }
 
-// Close refuses further writes and closes the database. It gives up after
-// closeTimeout, so that a server whose engine failed can still exit.
+// Close refuses further writes and closes the database. A store that was
+// taking writes flushes its memtables first and leaves no write-ahead log
+// behind (logs.go). It gives up after closeTimeout, so that a server whose
+// engine failed can still exit.
 func (s *Store) Close() error {
+	healthy := s.guard.admit() == nil
 	if !s.guard.stop() {
 		return errors.New("close pebble store: already closed")
 	}
 	if s.syncer != nil {
 		s.syncer.close()
 	}
+	flushed := healthy && s.flushForClose()
 	if err := closeWithin(s.db, closeTimeout); err != nil {
 		return fmt.Errorf("close pebble store: %w", err)
+	}
+	if flushed {
+		if err := removeLogs(s.dir); err != nil {
+			return fmt.Errorf("close pebble store: %w", err)
+		}
 	}
 	return nil
 }
