@@ -52,6 +52,7 @@ func TestNestingDepthIsBounded(t *testing.T) {
 	f("proto one deeper", proto, "", testsupport.NestedOTLP(33, false), 400, "nested too deep")
 	f("proto a million deep", proto, "", testsupport.NestedOTLP(1_000_000, false), 400, "nested too deep")
 	f("proto a million deep, gzip", proto, "gzip", gz(t, testsupport.NestedOTLP(1_000_000, false)), 400, "nested too deep")
+	f("proto a million deep in the deprecated scope spans", proto, "", testsupport.NestedOTLPDeprecated(1_000_000), 400, "nested too deep")
 	f("json at the limit", js, "", nestedJSON(32), 200, "")
 	f("json one deeper", js, "", nestedJSON(33), 400, "nested too deep")
 	f("json a million deep", js, "", nestedJSON(1_000_000), 400, "nested too deep")

@@ -47,7 +47,7 @@ func child(m msg, num protowire.Number) (msg, bool) {
 		switch num {
 		case 1:
 			return msgResource, true
-		case 2:
+		case 2, 1000: // 1000: the deprecated instrumentation_library_spans, which pdata decodes
 			return msgScopeSpans, true
 		}
 	case msgResource:

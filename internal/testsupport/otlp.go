@@ -11,7 +11,14 @@ import (
 // lists, with kvlist): the attack of a value nested too deep for a
 // recursive decoder. It is built without recursion, sizes inside out and
 // headers outside in, so a million levels take a moment and a few MB.
-func NestedOTLP(depth int, kvlist bool) []byte {
+func NestedOTLP(depth int, kvlist bool) []byte { return nestedOTLP(depth, kvlist, 2) }
+
+// NestedOTLPDeprecated is NestedOTLP with its span in the deprecated field
+// of ResourceSpans (1000, instrumentation_library_spans), which pdata still
+// decodes.
+func NestedOTLPDeprecated(depth int) []byte { return nestedOTLP(depth, false, 1000) }
+
+func nestedOTLP(depth int, kvlist bool, scopeSpans protowire.Number) []byte {
 	type level struct {
 		pre   []byte
 		field protowire.Number
@@ -27,7 +34,7 @@ func NestedOTLP(depth int, kvlist bool) []byte {
 	key = protowire.AppendTag(key, 1, protowire.BytesType)
 	key = protowire.AppendString(key, "deep")
 	// request → resource spans → scope spans → span → attribute → value
-	levels := []level{{nil, 1}, {nil, 2}, {nil, 2}, {span, 9}, {key, 2}}
+	levels := []level{{nil, 1}, {nil, scopeSpans}, {nil, 2}, {span, 9}, {key, 2}}
 	for i := 0; i < depth; i++ {
 		if kvlist {
 			levels = append(levels, level{nil, 6}, level{nil, 1}, level{key, 2}) // AnyValue.kvlist_value → KeyValueList.values → KeyValue.value
