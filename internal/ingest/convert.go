@@ -138,53 +138,36 @@ func (c *converter) resource(r pcommon.Resource) (*telemetry.Resource, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newResource(attrs), nil
+}
+
+// newResource is the resource of attrs: its service is named by the first
+// service.name attribute, "unknown_service" when that is missing or empty.
+func newResource(attrs []telemetry.Attribute) *telemetry.Resource {
 	res := &telemetry.Resource{Attributes: attrs, ServiceName: "unknown_service"}
 	if v, ok := telemetry.Find(attrs, "service.name"); ok && v.AsString() != "" {
 		res.ServiceName = truncate(v.AsString(), maxServiceName)
 	}
-	return res, nil
+	return res
 }
 
 func (c *converter) span(s *telemetry.Span, in ptrace.Span) error {
-	tid, sid := in.TraceID(), in.SpanID()
-	if tid.IsEmpty() {
-		return fmt.Errorf("span %q: trace id is empty or all zero", in.Name())
-	}
-	if sid.IsEmpty() {
-		return fmt.Errorf("span %q: span id is empty or all zero", in.Name())
-	}
-	s.TraceID, s.SpanID, s.ParentSpanID = telemetry.TraceID(tid), telemetry.SpanID(sid), telemetry.SpanID(in.ParentSpanID())
+	s.TraceID, s.SpanID, s.ParentSpanID = telemetry.TraceID(in.TraceID()), telemetry.SpanID(in.SpanID()), telemetry.SpanID(in.ParentSpanID())
 	s.Name = in.Name()
 	s.TraceState = in.TraceState().AsRaw()
 	s.StatusMessage = in.Status().Message()
-	if !utf8.ValidString(s.Name) || !utf8.ValidString(s.TraceState) || !utf8.ValidString(s.StatusMessage) {
-		return fmt.Errorf("span %s: name, trace state or status message is not valid UTF-8", s.SpanID)
-	}
-	s.Name = truncate(s.Name, maxValueLen)
 	s.Kind = telemetry.SpanKind(in.Kind())
-	if s.Kind > telemetry.KindConsumer {
-		s.Kind = telemetry.KindUnspecified
-	}
 	s.StartUnixNano, s.EndUnixNano = int64(in.StartTimestamp()), int64(in.EndTimestamp())
-	if s.StartUnixNano < 0 {
-		s.StartUnixNano = 0
-	}
-	if s.EndUnixNano < s.StartUnixNano {
-		s.EndUnixNano = s.StartUnixNano
-	}
 	s.StatusCode = telemetry.StatusCode(in.Status().Code())
-	if s.StatusCode > telemetry.StatusError {
-		s.StatusCode = telemetry.StatusUnset
+	if err := checkSpan(s); err != nil {
+		return err
 	}
 	var err error
 	if s.Attributes, err = c.attrs(in.Attributes()); err != nil {
 		return fmt.Errorf("span %s: %w", s.SpanID, err)
 	}
-	if n := in.Events().Len(); n > c.lim.MaxEvents {
-		return fmt.Errorf("span %s: %d events: more than the limit of %d", s.SpanID, n, c.lim.MaxEvents)
-	}
-	if n := in.Links().Len(); n > c.lim.MaxLinks {
-		return fmt.Errorf("span %s: %d links: more than the limit of %d", s.SpanID, n, c.lim.MaxLinks)
+	if err := c.lim.checkEventsAndLinks(s.SpanID, in.Events().Len(), in.Links().Len()); err != nil {
+		return err
 	}
 	if evs := in.Events(); evs.Len() > 0 {
 		s.Events = make([]telemetry.Event, evs.Len())
@@ -219,15 +202,10 @@ func (c *converter) attrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 	if m.Len() == 0 {
 		return nil, nil
 	}
-	if m.Len() > c.lim.MaxAttributes {
-		return nil, fmt.Errorf("%d attributes: more than the limit of %d", m.Len(), c.lim.MaxAttributes)
+	if err := c.lim.checkAttrs(m.Len()); err != nil {
+		return nil, err
 	}
-	if cap(c.slab)-len(c.slab) < m.Len() {
-		c.slab = make([]telemetry.Attribute, 0, max(m.Len(), attrSlab))
-	}
-	// Capped at the map's length: an append past it would copy rather
-	// than overwrite the next span's.
-	out := c.slab[len(c.slab) : len(c.slab) : len(c.slab)+m.Len()]
+	out := c.room(m.Len())
 	var err error
 	m.Range(func(k string, v pcommon.Value) bool {
 		if !utf8.ValidString(k) {
@@ -242,8 +220,72 @@ func (c *converter) attrs(m pcommon.Map) ([]telemetry.Attribute, error) {
 		out = append(out, telemetry.Attribute{Key: truncate(k, maxServiceName), Value: tv})
 		return true
 	})
-	c.slab = c.slab[:len(c.slab)+len(out)]
+	c.keep(out)
 	return out, err
+}
+
+// room returns an empty slice with room for n attributes, cut from the
+// slab. Its capacity is n: an append past it would copy rather than
+// overwrite the next span's.
+func (c *converter) room(n int) []telemetry.Attribute {
+	if cap(c.slab)-len(c.slab) < n {
+		c.slab = make([]telemetry.Attribute, 0, max(n, attrSlab))
+	}
+	return c.slab[len(c.slab) : len(c.slab) : len(c.slab)+n]
+}
+
+// keep marks the attributes of out, a slice that room returned, as taken.
+func (c *converter) keep(out []telemetry.Attribute) {
+	c.slab = c.slab[:len(c.slab)+len(out)]
+}
+
+// checkAttrs refuses a map of n attributes when n is over the limit.
+func (lim SpanLimits) checkAttrs(n int) error {
+	if n > lim.MaxAttributes {
+		return fmt.Errorf("%d attributes: more than the limit of %d", n, lim.MaxAttributes)
+	}
+	return nil
+}
+
+// checkEventsAndLinks refuses span id when it has more events or links
+// than the limits allow.
+func (lim SpanLimits) checkEventsAndLinks(id telemetry.SpanID, events, links int) error {
+	if events > lim.MaxEvents {
+		return fmt.Errorf("span %s: %d events: more than the limit of %d", id, events, lim.MaxEvents)
+	}
+	if links > lim.MaxLinks {
+		return fmt.Errorf("span %s: %d links: more than the limit of %d", id, links, lim.MaxLinks)
+	}
+	return nil
+}
+
+// checkSpan refuses s, whose own fields hold what was sent, when its IDs
+// are empty or its text is not UTF-8; otherwise it cuts its name to
+// maxValueLen and clamps its kind, times and status to what is valid.
+func checkSpan(s *telemetry.Span) error {
+	if !s.TraceID.IsValid() {
+		return fmt.Errorf("span %q: trace id is empty or all zero", s.Name)
+	}
+	if !s.SpanID.IsValid() {
+		return fmt.Errorf("span %q: span id is empty or all zero", s.Name)
+	}
+	if !utf8.ValidString(s.Name) || !utf8.ValidString(s.TraceState) || !utf8.ValidString(s.StatusMessage) {
+		return fmt.Errorf("span %s: name, trace state or status message is not valid UTF-8", s.SpanID)
+	}
+	s.Name = truncate(s.Name, maxValueLen)
+	if s.Kind > telemetry.KindConsumer {
+		s.Kind = telemetry.KindUnspecified
+	}
+	if s.StartUnixNano < 0 {
+		s.StartUnixNano = 0
+	}
+	if s.EndUnixNano < s.StartUnixNano {
+		s.EndUnixNano = s.StartUnixNano
+	}
+	if s.StatusCode > telemetry.StatusError {
+		s.StatusCode = telemetry.StatusUnset
+	}
+	return nil
 }
 
 func (c *converter) value(v pcommon.Value) (telemetry.Value, error) {

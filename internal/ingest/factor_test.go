@@ -13,27 +13,37 @@ import (
 
 // TestDecodeFactor checks the memory charged for decoding a request
 // (decodeFactor times its body) covers what decoding and converting it
-// allocate, for the load generator's realistic batches.
+// allocate, for the load generator's realistic batches, in protobuf and in
+// JSON.
 func TestDecodeFactor(t *testing.T) {
 	td, _ := loadgen.Traces(rand.New(rand.NewPCG(1, 2)), loadgen.Shape{}, time.Now())
-	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	req := ptraceotlp.NewExportRequestFromTraces(td)
+	pb, err := req.MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := req.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &Receiver{cfg: Config{}.withDefaults()}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	dec, err := r.decode(body, false)
-	if err != nil {
-		t.Fatal(err)
+	f := func(name string, body []byte, json bool) {
+		t.Helper()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c, err := r.decode(body, json)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(c)
+		factor := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(body))
+		t.Logf("%s: %d spans, %d-byte body: decoding and converting allocate %.1f times the body", name, len(c.spans), len(body), factor)
+		if factor > decodeFactor {
+			t.Errorf("%s: decoding allocates %.1f times the body, more than the %d charged", name, factor, decodeFactor)
+		}
 	}
-	c := convert(dec, r.cfg.Spans)
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(c)
-	factor := float64(after.TotalAlloc-before.TotalAlloc) / float64(len(body))
-	t.Logf("%d spans, %d-byte body: decoding and converting allocate %.1f times the body", len(c.spans), len(body), factor)
-	if factor > decodeFactor {
-		t.Errorf("decoding allocates %.1f times the body, more than the %d charged", factor, decodeFactor)
-	}
+	f("protobuf", pb, false)
+	f("json", js, true)
 }

@@ -125,13 +125,14 @@ func (r *Receiver) exportGRPC(ctx context.Context, dec func(any) error) (any, er
 		r.m.refused.WithLabelValues("grpc", "invalid").Inc()
 		return nil, status.Error(codes.ResourceExhausted, err.Error())
 	}
-	td, err := r.decode(msg.b, false)
+	start := time.Now()
+	c, err := r.decode(msg.b, false)
 	if err != nil {
 		r.m.refused.WithLabelValues("grpc", "invalid").Inc()
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	msg.b = nil
-	res, err := r.store(ctx, "grpc", p.Project, td)
+	res, err := r.store(ctx, "grpc", p.Project, c, start)
 	var inv errInvalid
 	switch {
 	case errors.As(err, &inv):

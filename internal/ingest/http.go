@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/genproto/googleapis/rpc/status"
@@ -70,13 +71,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeStatus(w, ct, status, code, err.Error(), retry)
 		return
 	}
-	td, err := r.decode(body, ct == contentJSON)
+	start := time.Now()
+	c, err := r.decode(body, ct == contentJSON)
 	if err != nil {
 		r.m.refused.WithLabelValues("http", "invalid").Inc()
 		writeStatus(w, ct, http.StatusBadRequest, codes.InvalidArgument, err.Error(), 0)
 		return
 	}
-	res, err := r.store(req.Context(), "http", p.Project, td)
+	res, err := r.store(req.Context(), "http", p.Project, c, start)
 	var inv errInvalid
 	switch {
 	case errors.As(err, &inv):

@@ -27,38 +27,24 @@ type jsonValue struct {
 // append writes v, which depth arrays and key-value lists enclose.
 func (j *jsonValue) append(v pcommon.Value, depth int) error {
 	if t := v.Type(); (t == pcommon.ValueTypeSlice || t == pcommon.ValueTypeMap) && depth >= j.maxDepth {
-		return fmt.Errorf("%w: more than %d levels of arrays and key-value lists", errTooDeep, j.maxDepth)
+		return j.tooDeep()
 	}
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		s := v.Str()
-		if !utf8.ValidString(s) {
-			return errNotUTF8
-		}
-		j.buf = appendJSONString(j.buf, s)
+		return j.str(v.Str())
 	case pcommon.ValueTypeBool:
 		j.buf = strconv.AppendBool(j.buf, v.Bool())
 	case pcommon.ValueTypeInt:
 		j.buf = strconv.AppendInt(j.buf, v.Int(), 10)
 	case pcommon.ValueTypeDouble:
-		f := v.Double()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			j.buf = appendJSONString(j.buf, strconv.FormatFloat(f, 'g', -1, 64))
-		} else {
-			j.buf = strconv.AppendFloat(j.buf, f, 'g', -1, 64)
-		}
+		j.double(v.Double())
 	case pcommon.ValueTypeBytes:
-		j.buf = append(j.buf, '"')
-		j.buf = base64.StdEncoding.AppendEncode(j.buf, v.Bytes().AsRaw())
-		j.buf = append(j.buf, '"')
+		j.bytes(v.Bytes().AsRaw())
 	case pcommon.ValueTypeSlice:
 		s := v.Slice()
 		j.buf = append(j.buf, '[')
 		for i := 0; i < s.Len() && !j.full; i++ {
-			mark := len(j.buf)
-			if i > 0 {
-				j.buf = append(j.buf, ',')
-			}
+			mark := j.element(i)
 			if err := j.append(s.At(i), depth+1); err != nil {
 				return err
 			}
@@ -73,17 +59,11 @@ func (j *jsonValue) append(v pcommon.Value, depth int) error {
 			if j.full {
 				return false
 			}
-			if !utf8.ValidString(k) {
-				err = errNotUTF8
+			var mark int
+			if mark, err = j.entry(k, first); err != nil {
 				return false
 			}
-			mark := len(j.buf)
-			if !first {
-				j.buf = append(j.buf, ',')
-			}
 			first = false
-			j.buf = appendJSONString(j.buf, k)
-			j.buf = append(j.buf, ':')
 			if err = j.append(e, depth+1); err != nil {
 				return false
 			}
@@ -98,6 +78,58 @@ func (j *jsonValue) append(v pcommon.Value, depth int) error {
 		j.buf = append(j.buf, "null"...)
 	}
 	return nil
+}
+
+func (j *jsonValue) tooDeep() error {
+	return fmt.Errorf("%w: more than %d levels of arrays and key-value lists", errTooDeep, j.maxDepth)
+}
+
+func (j *jsonValue) str(s string) error {
+	if !utf8.ValidString(s) {
+		return errNotUTF8
+	}
+	j.buf = appendJSONString(j.buf, s)
+	return nil
+}
+
+// double writes f as a JSON number, or as a string for NaN and infinities,
+// which JSON has no number for.
+func (j *jsonValue) double(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		j.buf = appendJSONString(j.buf, strconv.FormatFloat(f, 'g', -1, 64))
+	} else {
+		j.buf = strconv.AppendFloat(j.buf, f, 'g', -1, 64)
+	}
+}
+
+func (j *jsonValue) bytes(b []byte) {
+	j.buf = append(j.buf, '"')
+	j.buf = base64.StdEncoding.AppendEncode(j.buf, b)
+	j.buf = append(j.buf, '"')
+}
+
+// element starts element i of an array and returns the mark to cut it at.
+func (j *jsonValue) element(i int) int {
+	mark := len(j.buf)
+	if i > 0 {
+		j.buf = append(j.buf, ',')
+	}
+	return mark
+}
+
+// entry starts the entry of key k of a key-value list and returns the mark
+// to cut it at.
+func (j *jsonValue) entry(k string, first bool) (int, error) {
+	if !utf8.ValidString(k) {
+		return 0, errNotUTF8
+	}
+	mark := len(j.buf)
+	if !first {
+		j.buf = append(j.buf, ',')
+	}
+	j.buf = appendJSONString(j.buf, k)
+	j.buf = append(j.buf, ':')
+	return mark, nil
 }
 
 // cut drops the element written since mark when it took the text past

@@ -11,13 +11,14 @@ import (
 // (arrays and key-value lists nest without bound), so a body nested a
 // million deep would overflow the stack. Before a body reaches them it is
 // pre-scanned here, without recursion: the protobuf wire format is walked
-// with an explicit stack that knows which fields of the trace request hold
-// messages, and JSON bodies are checked for their bracket depth. The scan
-// also counts spans, so that a request holding too many is refused before
-// it is decoded.
+// with an explicit stack that knows the fields of the trace request's
+// messages (otlpField), and JSON bodies are checked for their bracket depth.
+// The scan also counts spans, so that a request holding too many is refused
+// before it is decoded. Protobuf bodies are then decoded by decodeWire,
+// which does not recurse either, but must refuse what pdata would: the scan
+// checks that on its way too.
 
-// msg names the messages of an OTLP trace export request whose fields the
-// scan descends into.
+// msg names the messages of an OTLP trace export request.
 type msg uint8
 
 const (
@@ -33,76 +34,163 @@ const (
 	msgAnyValue
 	msgArrayValue
 	msgKeyValueList
+	// Messages pdata reads that hold no message, which the scan checks
+	// without descending into (checkFlat).
+	msgStatus
+	msgEntityRef
 )
 
-// child returns the message type of field num of m, or false when the field
-// is not a message the scan descends into.
-func child(m msg, num protowire.Number) (msg, bool) {
+// fieldKind is what a field of a message holds.
+type fieldKind uint8
+
+const (
+	kindUnknown fieldKind = iota
+	kindVarint
+	kindI64
+	kindI32
+	kindBytes   // a string or bytes
+	kindTraceID // bytes: empty or 16
+	kindSpanID  // bytes: empty or 8
+	kindMessage
+)
+
+// otlpField returns what field num of m holds, and for a message field its
+// message type. The field numbers are those of the OTLP protos that pdata
+// v1.70 generates its decoders from.
+func otlpField(m msg, num int32) (fieldKind, msg) {
 	switch m {
 	case msgRequest:
 		if num == 1 {
-			return msgResourceSpans, true
+			return kindMessage, msgResourceSpans
 		}
 	case msgResourceSpans:
 		switch num {
 		case 1:
-			return msgResource, true
-		case 2, 1000: // 1000: the deprecated instrumentation_library_spans, which pdata decodes
-			return msgScopeSpans, true
+			return kindMessage, msgResource
+		case 2, 1000: // 1000: the deprecated instrumentation_library_spans
+			return kindMessage, msgScopeSpans
+		case 3:
+			return kindBytes, 0
 		}
 	case msgResource:
-		if num == 1 {
-			return msgKeyValue, true
+		switch num {
+		case 1:
+			return kindMessage, msgKeyValue
+		case 2:
+			return kindVarint, 0
+		case 3:
+			return kindMessage, msgEntityRef
+		}
+	case msgEntityRef:
+		if num >= 1 && num <= 4 {
+			return kindBytes, 0
 		}
 	case msgScopeSpans:
 		switch num {
 		case 1:
-			return msgScope, true
+			return kindMessage, msgScope
 		case 2:
-			return msgSpan, true
+			return kindMessage, msgSpan
+		case 3:
+			return kindBytes, 0
 		}
 	case msgScope:
-		if num == 3 {
-			return msgKeyValue, true
+		switch num {
+		case 1, 2:
+			return kindBytes, 0
+		case 3:
+			return kindMessage, msgKeyValue
+		case 4:
+			return kindVarint, 0
 		}
 	case msgSpan:
 		switch num {
+		case 1:
+			return kindTraceID, 0
+		case 2, 4:
+			return kindSpanID, 0
+		case 3, 5:
+			return kindBytes, 0
+		case 6, 10, 12, 14:
+			return kindVarint, 0
+		case 7, 8:
+			return kindI64, 0
 		case 9:
-			return msgKeyValue, true
+			return kindMessage, msgKeyValue
 		case 11:
-			return msgEvent, true
+			return kindMessage, msgEvent
 		case 13:
-			return msgLink, true
+			return kindMessage, msgLink
+		case 15:
+			return kindMessage, msgStatus
+		case 16:
+			return kindI32, 0
+		}
+	case msgStatus:
+		switch num {
+		case 2:
+			return kindBytes, 0
+		case 3:
+			return kindVarint, 0
 		}
 	case msgEvent:
-		if num == 3 {
-			return msgKeyValue, true
+		switch num {
+		case 1:
+			return kindI64, 0
+		case 2:
+			return kindBytes, 0
+		case 3:
+			return kindMessage, msgKeyValue
+		case 4:
+			return kindVarint, 0
 		}
 	case msgLink:
-		if num == 4 {
-			return msgKeyValue, true
+		switch num {
+		case 1:
+			return kindTraceID, 0
+		case 2:
+			return kindSpanID, 0
+		case 3:
+			return kindBytes, 0
+		case 4:
+			return kindMessage, msgKeyValue
+		case 5:
+			return kindVarint, 0
+		case 6:
+			return kindI32, 0
 		}
 	case msgKeyValue:
-		if num == 2 {
-			return msgAnyValue, true
+		switch num {
+		case 1:
+			return kindBytes, 0
+		case 2:
+			return kindMessage, msgAnyValue
+		case 3:
+			return kindVarint, 0
 		}
 	case msgAnyValue:
 		switch num {
+		case 1, 7:
+			return kindBytes, 0
+		case 2, 3, 8:
+			return kindVarint, 0
+		case 4:
+			return kindI64, 0
 		case 5:
-			return msgArrayValue, true
+			return kindMessage, msgArrayValue
 		case 6:
-			return msgKeyValueList, true
+			return kindMessage, msgKeyValueList
 		}
 	case msgArrayValue:
 		if num == 1 {
-			return msgAnyValue, true
+			return kindMessage, msgAnyValue
 		}
 	case msgKeyValueList:
 		if num == 1 {
-			return msgKeyValue, true
+			return kindMessage, msgKeyValue
 		}
 	}
-	return 0, false
+	return kindUnknown, 0
 }
 
 // errTooDeep and errTooManySpans are what the scan refuses; both are bad
@@ -118,27 +206,42 @@ type scanLimits struct {
 	maxSpans      int
 }
 
+// protoScan is what scanProto learns of a body it accepts.
+type protoScan struct {
+	// spans counts the spans, attrs the attributes of resources, spans,
+	// events and links: what decodeWire allocates for.
+	spans, attrs int
+	// malformed says why pdata's UnmarshalProto would refuse the body,
+	// which is then malformed: the scan walks every message pdata reads,
+	// so it checks on the way what pdata checks and it does not
+	// (pdataField).
+	malformed error
+}
+
 // scanProto walks an OTLP ExportTraceServiceRequest in protobuf wire format
 // and refuses it when an attribute value nests deeper than maxValueDepth or
-// it holds more than maxSpans spans. Malformed input is left to the decoder,
-// except where the scan cannot go on.
-func scanProto(b []byte, lim scanLimits) error {
+// it holds more than maxSpans spans, or when the scan cannot go on. Other
+// malformed input is reported in the result's malformed, not refused: that
+// is the decoder's to refuse, after a whole scan has found nothing that
+// refuses it first.
+func scanProto(b []byte, lim scanLimits) (protoScan, error) {
 	type frame struct {
 		m   msg
 		end int
 	}
+	var res protoScan
 	stack := make([]frame, 1, 16)
 	stack[0] = frame{msgRequest, len(b)}
-	depth, spans := 0, 0 // depth counts arrays and key-value lists on the stack
+	depth := 0 // counts arrays and key-value lists on the stack
 	pos := 0
 	for {
 		top := &stack[len(stack)-1]
 		if pos >= top.end {
 			if pos > top.end {
-				return fmt.Errorf("a field overruns its message at byte %d", top.end)
+				return res, fmt.Errorf("a field overruns its message at byte %d", top.end)
 			}
 			if len(stack) == 1 {
-				return nil
+				return res, nil
 			}
 			if top.m == msgArrayValue || top.m == msgKeyValueList {
 				depth--
@@ -146,26 +249,49 @@ func scanProto(b []byte, lim scanLimits) error {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		num, typ, n := protowire.ConsumeTag(b[pos:top.end])
-		if n < 0 {
-			return fmt.Errorf("at byte %d: %v", pos, protowire.ParseError(n))
-		}
-		pos += n
-		if typ == protowire.BytesType {
-			l, n := protowire.ConsumeVarint(b[pos:top.end])
-			if n < 0 || l > uint64(top.end-pos-n) {
-				return fmt.Errorf("at byte %d: length out of bounds", pos)
+		// Fields with a one-byte tag, length or varint, most of them, take
+		// the short way, which reads them as protowire does.
+		at := pos
+		var num protowire.Number
+		var typ protowire.Type
+		if t := b[pos]; t >= 8 && t < 0x80 {
+			num, typ = protowire.Number(t>>3), protowire.Type(t&7)
+			pos++
+		} else {
+			var n int
+			if num, typ, n = protowire.ConsumeTag(b[pos:top.end]); n < 0 {
+				return res, fmt.Errorf("at byte %d: %v", pos, protowire.ParseError(n))
 			}
 			pos += n
-			if c, ok := child(top.m, num); ok {
+		}
+		kind, c := otlpField(top.m, int32(num))
+		if typ == protowire.BytesType {
+			l, n := uint64(0), 1
+			if pos < top.end && b[pos] < 0x80 {
+				l = uint64(b[pos])
+			} else {
+				l, n = protowire.ConsumeVarint(b[pos:top.end])
+			}
+			if n < 0 || l > uint64(top.end-pos-n) {
+				return res, fmt.Errorf("at byte %d: length out of bounds", pos)
+			}
+			pos += n
+			if kind != kindUnknown && res.malformed == nil && needsPdataCheck(kind, c, wireType(typ)) {
+				res.malformed = pdataField(kind, c, wireType(typ), b[pos:pos+int(l)], num, at)
+			}
+			if kind == kindMessage && c != msgStatus && c != msgEntityRef {
 				switch c {
 				case msgSpan:
-					if spans++; spans > lim.maxSpans {
-						return fmt.Errorf("%w: more than %d (send smaller batches)", errTooManySpans, lim.maxSpans)
+					if res.spans++; res.spans > lim.maxSpans {
+						return res, fmt.Errorf("%w: more than %d (send smaller batches)", errTooManySpans, lim.maxSpans)
 					}
 				case msgArrayValue, msgKeyValueList:
 					if depth++; depth > lim.maxValueDepth {
-						return fmt.Errorf("%w: more than %d levels of arrays and key-value lists", errTooDeep, lim.maxValueDepth)
+						return res, fmt.Errorf("%w: more than %d levels of arrays and key-value lists", errTooDeep, lim.maxValueDepth)
+					}
+				case msgKeyValue:
+					if top.m != msgScope && top.m != msgKeyValueList {
+						res.attrs++
 					}
 				}
 				stack = append(stack, frame{c, pos + int(l)})
@@ -174,9 +300,15 @@ func scanProto(b []byte, lim scanLimits) error {
 			pos += int(l)
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b[pos:top.end])
+		n := 1
+		if typ != protowire.VarintType || pos >= top.end || b[pos] >= 0x80 {
+			n = protowire.ConsumeFieldValue(num, typ, b[pos:top.end])
+		}
 		if n < 0 || typ == protowire.StartGroupType || typ == protowire.EndGroupType {
-			return fmt.Errorf("at byte %d: unsupported or broken field %d", pos, num)
+			return res, fmt.Errorf("at byte %d: unsupported or broken field %d", pos, num)
+		}
+		if kind != kindUnknown && res.malformed == nil && needsPdataCheck(kind, c, wireType(typ)) {
+			res.malformed = pdataField(kind, c, wireType(typ), nil, num, at)
 		}
 		pos += n
 	}
