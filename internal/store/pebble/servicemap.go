@@ -747,7 +747,9 @@ func (w *mapWrite) readParents(ps []placed, children []int) error {
 		return int(int64(a.day) - int64(b.day))
 	})
 	probes = slices.Compact(probes)
-	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindTrace}, UpperBound: []byte{kindTrace + 1}})
+	// The last level's filters too (read.go says why): a child whose parent
+	// has not arrived finds no record in any level.
+	it, err := w.s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindTrace}, UpperBound: []byte{kindTrace + 1}, UseL6Filters: true})
 	if err != nil {
 		return fmt.Errorf("look up parents: %w", err)
 	}
