@@ -43,7 +43,7 @@ const (
 	kindFeature         = 'F'
 	kindBatch           = 'D'
 	kindEdge            = 'E'
-	kindCaller          = 'C'
+	kindCaller          = 'C' // no longer written (servicemap.go); old ones expire
 	kindPending         = 'Q'
 	kindSeries          = 'R'
 )

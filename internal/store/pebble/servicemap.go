@@ -88,6 +88,16 @@ const (
 	callError = 1 << iota // the span failed
 )
 
+// A trace's records are read whole by a parent lookup, and a client
+// decides how many a trace has. These bound what one write reads: at most
+// maxParentRecords records of a trace per partition, and maxParentBytes of
+// records in all. A child whose parent lies beyond is treated as arriving
+// first (a pending record), and a stored child beyond is not seen.
+const (
+	maxParentRecords = 256
+	maxParentBytes   = 8 << 20
+)
+
 // parentLookback is how long before a child's start its parent's partitions
 // are looked in: the partition of the child's start, and the day before
 // when the child started within this much of midnight.
@@ -759,14 +769,18 @@ func (w *mapWrite) readParents(ps []placed, children []int) error {
 		service string
 	}
 	var storedChildren []storedChild
+	budget := maxParentBytes
 	for _, pr := range probes {
 		prefix := traceKeyPrefix(w.key[:0], pr.day, w.project, pr.trace[:])
 		w.key = prefix
-		for ok := it.SeekPrefixGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+		records := 0
+		for ok := it.SeekPrefixGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix) && records < maxParentRecords && budget > 0; ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return fmt.Errorf("look up parents: %w", err)
 			}
+			records++
+			budget -= len(v)
 			if w.scratch, err = decodeGroup(w.scratch[:0], pr.trace, v); err != nil {
 				return fmt.Errorf("look up parents: trace %s: %w", pr.trace, err)
 			}

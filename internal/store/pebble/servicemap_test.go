@@ -256,3 +256,27 @@ func TestServiceMapWritesNoCallerRecords(t *testing.T) {
 		t.Fatalf("%d call records, want none", n)
 	}
 }
+
+// TestServiceMapParentLookupIsBounded: a trace of more records than a
+// lookup reads (a client decides how many) costs the lookup no more; a
+// child whose parent lies beyond waits for it as if it came first.
+func TestServiceMapParentLookupIsBounded(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	st := openMapStore(t, t.TempDir(), pebble.Options{Now: func() time.Time { return now }})
+	c, s := call(1, "a", "b", now.Add(-time.Minute))
+	for i := range 300 { // 300 records of the trace before the caller's
+		x := c
+		x.SpanID = telemetry.SpanID{9, byte(i >> 8), byte(i)}
+		x.Kind, x.Attributes = telemetry.KindInternal, nil
+		writeSpans(t, st, x)
+	}
+	writeSpans(t, st, c)
+	writeSpans(t, st, s)
+	n, err := pebble.CallRecords(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d call records, want the child's pending record: its parent lies past the records a lookup reads", n)
+	}
+}
