@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -32,5 +33,30 @@ func TestTuneGC(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
 		t.Errorf("with GOMEMLIMIT set: memory limit = %d, want 1 GiB", got)
+	}
+}
+
+// TestTuneProcs checks the process runs at least minProcs Ps unless
+// GOMAXPROCS says otherwise, and never fewer than it had.
+func TestTuneProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+
+	t.Setenv("GOMAXPROCS", "")
+	runtime.GOMAXPROCS(1)
+	tuneProcs()
+	if got := runtime.GOMAXPROCS(0); got != minProcs {
+		t.Errorf("from 1: GOMAXPROCS = %d, want %d", got, minProcs)
+	}
+	runtime.GOMAXPROCS(minProcs + 3)
+	tuneProcs()
+	if got := runtime.GOMAXPROCS(0); got != minProcs+3 {
+		t.Errorf("from %d: GOMAXPROCS = %d, want it unchanged", minProcs+3, got)
+	}
+
+	t.Setenv("GOMAXPROCS", "1")
+	runtime.GOMAXPROCS(1)
+	tuneProcs()
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Errorf("with GOMAXPROCS=1 set: GOMAXPROCS = %d, want 1", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 )
@@ -61,8 +62,26 @@ func tuneGC() {
 	}
 }
 
+// minProcs is the fewest Ps (goroutines running Go code at once) the
+// process runs with when GOMAXPROCS is not set. Go runs a busy goroutine
+// for up to 10 ms before it preempts it, so on 2 cores kept busy by ingest
+// and Pebble's compactions a search that wakes up waits for a P as long as
+// that: issue 15 measured a p99 wait for a CPU of 12.6-21 ms, the same as
+// the searches' p99. With more Ps than cores a woken search gets an idle P
+// at once, and the kernel, which slices time finer, runs its thread: the
+// p99 wait fell to 41 µs, and durable ingest was 5 % faster (two pairs of
+// 60 s runs, 2 cores).
+const minProcs = 4
+
+func tuneProcs() {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
+		runtime.GOMAXPROCS(minProcs)
+	}
+}
+
 func main() {
 	tuneGC()
+	tuneProcs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

@@ -247,15 +247,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		over := f.Duration("over", 0, "time range the spans are spread over (default 24h spread, 1m hot)")
 		rate := f.Int("rate", 100_000, "hot shape: spans/s written while the queries run (0: none)")
 		queries := f.Int("queries", 200, "queries of each kind to time")
+		pause := f.Duration("pause", 0, "hot shape: time between one answer and the next query, as a user's clicks are apart (0: back to back)")
 		if err := f.parse(args[1:]); err != nil {
 			return err
 		}
 		if *shape == "hot" {
 			*spans, *over = cmp.Or(*spans, 3_000_000), cmp.Or(*over, time.Minute)
-			if *spans < 1000 || *queries < 1 || *over < time.Second || *rate < 0 {
-				return errors.New("--spans must be at least 1000, --queries at least 1, --over at least 1s, --rate at least 0")
+			if *spans < 1000 || *queries < 1 || *over < time.Second || *rate < 0 || *pause < 0 || *pause > time.Minute {
+				return errors.New("--spans must be at least 1000, --queries at least 1, --over at least 1s, --rate at least 0, --pause between 0 and 1m")
 			}
-			res, err := loadgen.QueryHot(ctx, loadgen.HotConfig{Dir: *data, Spans: *spans, Over: *over, Rate: *rate, Queries: *queries, Progress: stderr})
+			res, err := loadgen.QueryHot(ctx, loadgen.HotConfig{Dir: *data, Spans: *spans, Over: *over, Rate: *rate, Queries: *queries, Pause: *pause, Progress: stderr})
 			if err != nil {
 				return err
 			}

@@ -21,11 +21,16 @@ import (
 // service's newest data, which a shape spread over a day hides: there a
 // minute holds a few thousand spans, here millions.
 type HotConfig struct {
-	Dir      string // empty: a temporary directory, removed afterwards
-	Spans    int
-	Over     time.Duration
-	Rate     int // spans/s written while the queries run; 0: none
-	Queries  int
+	Dir     string // empty: a temporary directory, removed afterwards
+	Spans   int
+	Over    time.Duration
+	Rate    int // spans/s written while the queries run; 0: none
+	Queries int
+	// Pause is the time between one query's answer and the next query, as
+	// a user's clicks are apart. With none, the querying goroutine never
+	// blocks: on a saturated machine the runtime preempts it every 10 ms
+	// like any busy goroutine, and the query it is running waits its turn.
+	Pause    time.Duration
 	Progress io.Writer
 }
 
@@ -33,6 +38,7 @@ type HotConfig struct {
 type HotResult struct {
 	Spans           int
 	Over            time.Duration
+	Pause           time.Duration
 	LoadSpansPerS   float64
 	IngestSpansPerS float64 // achieved while the queries ran
 	TraceByID       Latency
@@ -40,16 +46,20 @@ type HotResult struct {
 	SearchCommon    Latency // service + tenant.id (1 in 50 spans)
 	SearchRare      Latency // service + user.id (about 1 in 100,000)
 	AvgResultsRare  float64
+	// SchedWait is how long goroutines waited for a CPU while the queries
+	// ran: a search's tail near its maximum is waiting, not searching.
+	SchedWait SchedWait
 }
 
 func (r HotResult) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "hot shape: %d spans started in the last %s (loaded at %.0f spans/s), searched while %.0f spans/s arrive\n",
-		r.Spans, r.Over, r.LoadSpansPerS, r.IngestSpansPerS)
+	fmt.Fprintf(&b, "hot shape: %d spans started in the last %s (loaded at %.0f spans/s), searched while %.0f spans/s arrive, %s between queries\n",
+		r.Spans, r.Over, r.LoadSpansPerS, r.IngestSpansPerS, r.Pause)
 	fmt.Fprintf(&b, "trace by ID (a trace of the last second):   %s\n", r.TraceByID)
 	fmt.Fprintf(&b, "search newest 20, service only:            %s\n", r.SearchService)
 	fmt.Fprintf(&b, "search newest 20, service + tenant.id:     %s\n", r.SearchCommon)
-	fmt.Fprintf(&b, "search newest 20, service + user.id:       %s (%.1f traces found on average)", r.SearchRare, r.AvgResultsRare)
+	fmt.Fprintf(&b, "search newest 20, service + user.id:       %s (%.1f traces found on average)\n", r.SearchRare, r.AvgResultsRare)
+	fmt.Fprintf(&b, "goroutines waiting for a CPU meanwhile:    %s", r.SchedWait)
 	return b.String()
 }
 
@@ -59,7 +69,7 @@ const hotBatch = 512
 // QueryHot fills a store with spans of the last cfg.Over and times searches
 // on it while a writer adds cfg.Rate spans/s starting now.
 func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
-	res := HotResult{Over: cfg.Over}
+	res := HotResult{Over: cfg.Over, Pause: cfg.Pause}
 	stores, done, err := freshStore(ctx, cfg.Dir, nil)
 	if err != nil {
 		return res, err
@@ -127,9 +137,11 @@ func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
 		})
 	}()
 	r := rand.New(rand.NewPCG(5, 6))
+	schedBefore := readSched()
 	var byID, service, common, rare []time.Duration
 	found := 0
 	measure := func(into *[]time.Duration, q store.TraceQuery) (int, error) {
+		pause(ctx, cfg.Pause)
 		t := time.Now()
 		got, err := st.FindTraces(ctx, "bench", q)
 		*into = append(*into, time.Since(t))
@@ -158,6 +170,7 @@ func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
 		}
 		recentMu.Unlock()
 		if id.IsValid() {
+			pause(ctx, cfg.Pause)
 			t := time.Now()
 			if _, err = st.Trace(ctx, "bench", id); err != nil {
 				err = fmt.Errorf("trace %s: %w", id, err)
@@ -166,6 +179,7 @@ func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
 			byID = append(byID, time.Since(t))
 		}
 	}
+	res.SchedWait = readSched().since(schedBefore)
 	stop()
 	if ierr := <-ingestErr; ierr != nil && !errors.Is(ierr, context.Canceled) && err == nil {
 		err = fmt.Errorf("ingest during the queries: %w", ierr)
@@ -178,6 +192,19 @@ func QueryHot(ctx context.Context, cfg HotConfig) (HotResult, error) {
 	res.SearchCommon, res.SearchRare = summarize(common), summarize(rare)
 	res.AvgResultsRare = float64(found) / float64(max(cfg.Queries, 1))
 	return res, nil
+}
+
+// pause waits d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // hotIngest writes batches of spans starting now, paced to rate spans/s,

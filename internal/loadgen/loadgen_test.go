@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"math"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -23,16 +25,38 @@ func TestQuerySmall(t *testing.T) {
 // TestQueryHotSmall runs the hot shape small: searches and lookups while a
 // writer adds spans, every figure measured.
 func TestQueryHotSmall(t *testing.T) {
-	res, err := QueryHot(context.Background(), HotConfig{Spans: 20_000, Over: 10 * time.Second, Rate: 20_000, Queries: 20})
+	res, err := QueryHot(context.Background(), HotConfig{Spans: 20_000, Over: 10 * time.Second, Rate: 20_000, Queries: 20, Pause: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Spans != 19968 || res.IngestSpansPerS <= 0 || res.TraceByID.P50 <= 0 || res.SearchService.P50 <= 0 ||
-		res.SearchCommon.P50 <= 0 || res.SearchRare.P50 <= 0 {
+		res.SearchCommon.P50 <= 0 || res.SearchRare.P50 <= 0 || res.SchedWait.Count == 0 || res.Pause != time.Millisecond {
 		t.Errorf("result = %+v", res)
 	}
-	if s := res.String(); !strings.Contains(s, "service only") || !strings.Contains(s, "arrive") {
+	if s := res.String(); !strings.Contains(s, "service only") || !strings.Contains(s, "arrive") || !strings.Contains(s, "waiting for a CPU") {
 		t.Errorf("report = %s", s)
+	}
+}
+
+// TestSchedWaitQuantiles checks the quantiles of the difference of two
+// readings of a latency histogram, bucket upper bounds.
+func TestSchedWaitQuantiles(t *testing.T) {
+	buckets := []float64{0, 1e-6, 1e-3, 1e-2, math.Inf(1)}
+	at := func(counts ...uint64) schedSample {
+		return schedSample{h: &metrics.Float64Histogram{Counts: counts, Buckets: buckets}}
+	}
+	before := at(5, 5, 5, 5)
+	// Since then: 90 waits under 1 µs, 9 under 1 ms, 1 of 10 ms or more.
+	w := at(95, 14, 5, 6).since(before)
+	want := SchedWait{Count: 100, P50: time.Microsecond, P99: time.Millisecond, Max: 10 * time.Millisecond}
+	if w != want {
+		t.Errorf("since = %+v, want %+v", w, want)
+	}
+	if w := at(5, 5, 5, 5).since(before); w != (SchedWait{}) {
+		t.Errorf("no waits: %+v", w)
+	}
+	if w := at(1, 2).since(before); w != (SchedWait{}) {
+		t.Errorf("mismatched readings: %+v", w)
 	}
 }
 
