@@ -160,26 +160,26 @@ func (e *enc) text(s string) {
 	e.b = append(e.b, s...)
 }
 
-func (e *enc) attrs(as []telemetry.Attribute) {
+func (e *enc) attrs(as []telemetry.Attribute) { e.attrsWith(as, (*enc).text) }
+
+// attrsWith writes attributes whose strings str writes: inline text
+// (attrs) or references into a column block's strings.
+func (e *enc) attrsWith(as []telemetry.Attribute, str func(*enc, string)) {
 	e.uvarint(uint64(len(as)))
 	for i := range as {
-		e.text(as[i].Key)
+		str(e, as[i].Key)
 		v := &as[i].Value
 		e.byte1(byte(v.Type))
 		switch v.Type {
 		case telemetry.TypeBool:
-			if v.Bool {
-				e.byte1(1)
-			} else {
-				e.byte1(0)
-			}
+			e.byte1(b2u(v.Bool))
 		case telemetry.TypeInt:
 			e.varint(v.Int)
 		case telemetry.TypeDouble:
 			e.u64(math.Float64bits(v.Double))
 		case telemetry.TypeEmpty:
 		default:
-			e.text(v.Str)
+			str(e, v.Str)
 		}
 	}
 }
@@ -209,14 +209,18 @@ func (d *dec) text() string {
 	return s
 }
 
-func (d *dec) attrs() []telemetry.Attribute {
+func (d *dec) attrs() []telemetry.Attribute { return d.attrsWith((*dec).text) }
+
+// attrsWith reads attributes whose strings str reads: inline text (attrs)
+// or references into a column block's strings.
+func (d *dec) attrsWith(str func(*dec) string) []telemetry.Attribute {
 	n := d.count(2)
 	if n == 0 {
 		return nil
 	}
 	as := make([]telemetry.Attribute, n)
 	for i := range as {
-		as[i].Key = d.text()
+		as[i].Key = str(d)
 		v := &as[i].Value
 		v.Type = telemetry.ValueType(d.byte1())
 		switch v.Type {
@@ -228,7 +232,7 @@ func (d *dec) attrs() []telemetry.Attribute {
 			v.Double = math.Float64frombits(d.u64())
 		case telemetry.TypeEmpty:
 		default:
-			v.Str = d.text()
+			v.Str = str(d)
 		}
 	}
 	return as

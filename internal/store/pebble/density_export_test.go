@@ -18,7 +18,7 @@ func KindBytes(s *Store) (map[string]uint64, error) {
 	for _, k := range []struct {
 		name  string
 		kinds []byte
-	}{{"all", nil}, {"trace", []byte{kindTrace}}, {"rows", []byte{kindBlockRows}}, {"meta", []byte{kindBlockMeta}},
+	}{{"all", nil}, {"trace", []byte{kindTrace, kindSpanBlock}}, {"rows", []byte{kindBlockRows}}, {"meta", []byte{kindBlockMeta}},
 		{"project", []byte{kindProjectBlock}}, {"batch", []byte{kindBatch}},
 		{"svcmap", []byte{kindEdge, kindCaller, kindPending}}, {"series", []byte{kindSeries}}} {
 		if k.kinds == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/loadgen"
 	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/store/pebble"
+	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
 // BenchmarkFindTracesHot searches the newest 20 traces of a service in a
@@ -17,7 +18,7 @@ import (
 // started in the last minute, the shape of a busy service's fresh data
 // (issue 15 asks p99 ≤ 20 ms with 3 M): by service only, with a common
 // attribute (1 span in 50) and with a rare one (1 in 100,000, which reads
-// every block of the service). `tracekit bench query --shape hot` measures
+// every block of the service); and a trace by ID. `tracekit bench query --shape hot` measures
 // the same while spans keep arriving.
 func BenchmarkFindTracesHot(b *testing.B) {
 	now := time.Now()
@@ -30,12 +31,29 @@ func BenchmarkFindTracesHot(b *testing.B) {
 	res := loadgen.Resources(5)
 	const batch = 512
 	n := benchSpans(b) / batch
+	var ids []telemetry.TraceID
 	for i := range n {
 		end := now.Add(-time.Minute + time.Duration(i+1)*time.Minute/time.Duration(n))
-		if err := st.WriteSpans(context.Background(), "bench", loadgen.Spans(r, loadgen.Shape{Batch: batch, TraceSize: 5, Attrs: 6}, end, res)); err != nil {
+		spans := loadgen.Spans(r, loadgen.Shape{Batch: batch, TraceSize: 5, Attrs: 6}, end, res)
+		if err := st.WriteSpans(context.Background(), "bench", spans); err != nil {
 			b.Fatal(err)
 		}
+		ids = append(ids, spans[r.IntN(len(spans))].TraceID)
 	}
+	b.Run("trace-by-id", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, 4))
+		var lat []time.Duration
+		b.ReportAllocs()
+		for b.Loop() {
+			id := ids[r.IntN(len(ids))]
+			t0 := time.Now()
+			if _, err := st.Trace(context.Background(), "bench", id); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		reportLatency(b, lat)
+	})
 	for _, c := range []struct {
 		name string
 		attr func(*rand.Rand) []store.AttributeFilter

@@ -8,7 +8,12 @@ import (
 // Key layout. Every span record starts with its partition day, so retention
 // drops whole days with one range deletion per record kind.
 //
-//	T day project traceID seq          spans of one trace from one write
+//	T day project traceID seq          spans of one trace from one write:
+//	                                   the trace's index in the W block of
+//	                                   the same seq, or (versions before)
+//	                                   the spans themselves
+//	W day project seq                  column block: spans of one write's
+//	                                   day partition (colblock.go)
 //	b day project service maxStart seq index block meta (filter), keyed by
 //	                                   the latest start of its spans
 //	I day project service minStart seq index block rows, keyed by the
@@ -32,6 +37,7 @@ import (
 //	                                   RED series rows (series.go)
 const (
 	kindTrace           = 'T'
+	kindSpanBlock       = 'W'
 	kindBlockMeta       = 'b'
 	kindBlockRows       = 'I'
 	kindService         = 'S'
@@ -69,6 +75,14 @@ func traceKeyPrefix(b []byte, d uint32, project string, tid []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, d)
 	b = appendName(b, project)
 	return append(b, tid...)
+}
+
+// colBlockKey is the key of a column block of spans.
+func colBlockKey(b []byte, d uint32, project string, seq uint64) []byte {
+	b = append(b, kindSpanBlock)
+	b = binary.BigEndian.AppendUint32(b, d)
+	b = appendName(b, project)
+	return appendSeq(b, seq)
 }
 
 func blockKeyPrefix(b []byte, kind byte, d uint32, project, service string) []byte {

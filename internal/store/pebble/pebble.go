@@ -111,6 +111,8 @@ type Store struct {
 	series seriesState
 	// queue groups concurrent span writes into one commit (groupcommit.go).
 	queue commitQueue
+	// colEncs holds column block encoders (colblock.go) between writes.
+	colEncs sync.Pool
 
 	mu sync.Mutex
 	// minDay and maxDay bound the partitions that hold spans.
@@ -166,8 +168,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Sync {
 		s.wo = pdb.Sync
 	}
-	s.seq.Store(uint64(opts.Now().UnixNano()))
 	if err := s.loadDayBounds(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadSeq(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -198,6 +203,40 @@ func (s *Store) loadDayBounds() error {
 		s.maxDay = dayOfKey(it.Key())
 	}
 	return it.Error()
+}
+
+// loadSeq starts the store's seqs past the wall clock and past that of
+// every column block stored. A block's key is its partition day, project
+// and seq, so a clock set back, or a store reopened at the same instant
+// (as tests do), must not reuse one: the new block would replace the old.
+// It reads the last key of each day and project, two seeks each.
+func (s *Store) loadSeq() error {
+	it, err := s.db.NewIter(&pdb.IterOptions{LowerBound: []byte{kindSpanBlock}, UpperBound: []byte{kindSpanBlock + 1}})
+	if err != nil {
+		return fmt.Errorf("scan span blocks: %w", err)
+	}
+	defer it.Close()
+	top := uint64(max(s.opts.Now().UnixNano(), 0))
+	for ok := it.First(); ok; {
+		k := it.Key()
+		if len(k) < 6 || len(k) != 1+4+1+int(k[5])+8 {
+			ok = it.Next() // not a block key
+			continue
+		}
+		end := prefixEnd(k[:len(k)-8])
+		if ok = it.SeekLT(end); ok {
+			k = it.Key()
+			if len(k) >= 8 {
+				top = max(top, binary.BigEndian.Uint64(k[len(k)-8:]))
+			}
+		}
+		ok = it.SeekGE(end)
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("scan span blocks: %w", err)
+	}
+	s.seq.Store(top)
+	return nil
 }
 
 func dayOfKey(k []byte) uint32 {
@@ -341,26 +380,54 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 	var key []byte
 	group := make([]*telemetry.Span, 0, 16)
 
-	// Trace records: group by day and trace ID.
+	// Spans: a column block per day partition of the write (at most
+	// maxColBlockSpans spans each, whole traces), and per trace a record
+	// that points into it.
 	slices.SortFunc(ps, func(a, c placed) int {
 		if a.day != c.day {
 			return cmp.Compare(a.day, c.day)
 		}
 		return bytes.Compare(a.span.TraceID[:], c.span.TraceID[:])
 	})
+	ce, _ := s.colEncs.Get().(*colEnc)
+	if ce == nil {
+		ce = &colEnc{}
+	}
+	defer s.colEncs.Put(ce)
+	all := make([]*telemetry.Span, len(ps))
+	for i := range ps {
+		all[i] = ps[i].span
+	}
+	var traces [][]*telemetry.Span
 	for i := 0; i < len(ps); {
-		j := i
-		group = group[:0]
-		for j < len(ps) && ps[j].day == ps[i].day && ps[j].span.TraceID == ps[i].span.TraceID {
-			group = append(group, ps[j].span)
-			j++
+		traces = traces[:0]
+		j, n := i, 0
+		for j < len(ps) && ps[j].day == ps[i].day && (n == 0 || n+1 <= maxColBlockSpans) {
+			k := j + 1
+			for k < len(ps) && ps[k].day == ps[j].day && ps[k].span.TraceID == ps[j].span.TraceID {
+				k++
+			}
+			if n > 0 && n+k-j > maxColBlockSpans {
+				break
+			}
+			traces = append(traces, all[j:k])
+			n += k - j
+			j = k
 		}
-		e.b = e.b[:0]
-		encodeGroup(&e, group)
-		key = traceKeyPrefix(key[:0], ps[i].day, project, ps[i].span.TraceID[:])
-		key = appendSeq(key, s.seq.Add(1))
+		seq := s.seq.Add(1)
+		e.b = ce.encode(e.b[:0], traces)
+		key = colBlockKey(key[:0], ps[i].day, project, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("batch trace record: %w", err)
+			return fmt.Errorf("batch span block: %w", err)
+		}
+		for t, tr := range traces {
+			key = traceKeyPrefix(key[:0], ps[i].day, project, tr[0].TraceID[:])
+			key = appendSeq(key, seq)
+			e.b = append(e.b[:0], pointerVersion)
+			e.uvarint(uint64(t))
+			if err := b.Set(key, e.b, nil); err != nil {
+				return fmt.Errorf("batch trace record: %w", err)
+			}
 		}
 		i = j
 	}
@@ -485,7 +552,7 @@ func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge, kindSeries} {
+	for _, kind := range []byte{kindTrace, kindSpanBlock, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge, kindSeries} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
 		if err := s.deleteRange(start, end, pdb.Sync); err != nil {

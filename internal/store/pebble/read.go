@@ -3,8 +3,10 @@ package pebble
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -24,6 +26,12 @@ func (s *Store) dayBounds() (uint32, uint32) {
 // Each partition is probed with a prefix seek, which the tables' Bloom
 // filters answer for the partitions that lack the trace (comparer.go).
 func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID) ([]telemetry.Span, error) {
+	return s.trace(ctx, project, id, nil)
+}
+
+// trace is Trace with the column blocks a caller reading several traces
+// has opened (nil: none kept).
+func (s *Store) trace(ctx context.Context, project string, id telemetry.TraceID, blocks *colBlocks) ([]telemetry.Span, error) {
 	if len(project) > 255 {
 		return nil, store.ErrNotFound // no such project can be stored (checkName)
 	}
@@ -50,7 +58,7 @@ func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID)
 			if err != nil {
 				return nil, fmt.Errorf("read trace %s: %w", id, err)
 			}
-			if spans, err = decodeGroup(spans, id, v); err != nil {
+			if spans, _, err = s.appendRecord(spans, it.Key(), v, id, blocks); err != nil {
 				return nil, fmt.Errorf("decode trace %s: %w", id, err)
 			}
 		}
@@ -66,6 +74,69 @@ func (s *Store) Trace(ctx context.Context, project string, id telemetry.TraceID)
 	}
 	store.SortSpans(spans)
 	return dedupe(spans), nil
+}
+
+// colBlocks holds the column blocks opened by a read of several records,
+// by key, with the values Pebble lends them until close.
+type colBlocks struct {
+	open    map[string]*colBlock
+	closers []io.Closer
+}
+
+func newColBlocks() *colBlocks { return &colBlocks{open: map[string]*colBlock{}} }
+
+// close releases the blocks' values; the blocks are not read after.
+func (c *colBlocks) close() {
+	for _, cl := range c.closers {
+		cl.Close()
+	}
+	c.closers, c.open = nil, nil
+}
+
+// appendRecord appends the spans of a trace record (key and value) of
+// trace id to dst: those it holds, or those of the column block it points
+// to. It returns the bytes of the block it read (0 when blocks had it).
+func (s *Store) appendRecord(dst []telemetry.Span, key, value []byte, id telemetry.TraceID, blocks *colBlocks) ([]telemetry.Span, int, error) {
+	if len(value) == 0 || value[0] != pointerVersion {
+		out, err := decodeGroup(dst, id, value)
+		return out, 0, err
+	}
+	t, n := binary.Uvarint(value[1:])
+	if n <= 0 || 1+n != len(value) || t > maxColBlockSpans || len(key) < 1+4+1+16+8 {
+		return dst, 0, errCorrupt
+	}
+	// The block's key: the record's day and project, and its seq.
+	bk := make([]byte, 0, len(key)-16)
+	bk = append(bk, kindSpanBlock)
+	bk = append(bk, key[1:len(key)-24]...)
+	bk = append(bk, key[len(key)-8:]...)
+	if blocks != nil {
+		if b := blocks.open[string(bk)]; b != nil {
+			out, err := b.spans(dst, int(t), id)
+			return out, 0, err
+		}
+	}
+	v, closer, err := s.db.Get(bk)
+	if err != nil {
+		if errors.Is(err, pdb.ErrNotFound) {
+			err = fmt.Errorf("span block of a trace record missing: %w", errCorrupt)
+		}
+		return dst, 0, err
+	}
+	if blocks != nil { // kept, and v with it, until blocks.close
+		blocks.closers = append(blocks.closers, closer)
+	} else {
+		defer closer.Close() // after spans, which reads v
+	}
+	b, err := openColBlock(v)
+	if err != nil {
+		return dst, len(v), err
+	}
+	if blocks != nil {
+		blocks.open[string(bk)] = b
+	}
+	out, err := b.spans(dst, int(t), id)
+	return out, len(v), err
 }
 
 // dedupe drops spans written twice (a retried batch that the write-side
@@ -192,11 +263,13 @@ func (s *Store) FindTraces(ctx context.Context, project string, q store.TraceQue
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].start > cands[j].start })
 	var out []store.TraceSummary
+	blocks := newColBlocks() // the newest traces often share a write's block
+	defer blocks.close()
 	for _, c := range cands {
 		if len(out) == limit {
 			break
 		}
-		spans, err := s.Trace(ctx, project, c.id)
+		spans, err := s.trace(ctx, project, c.id, blocks)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				continue

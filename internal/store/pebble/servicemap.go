@@ -770,6 +770,8 @@ func (w *mapWrite) readParents(ps []placed, children []int) error {
 	}
 	var storedChildren []storedChild
 	budget := maxParentBytes
+	blocks := newColBlocks() // a write's parents often came in one write
+	defer blocks.close()
 	for _, pr := range probes {
 		prefix := traceKeyPrefix(w.key[:0], pr.day, w.project, pr.trace[:])
 		w.key = prefix
@@ -780,8 +782,10 @@ func (w *mapWrite) readParents(ps []placed, children []int) error {
 				return fmt.Errorf("look up parents: %w", err)
 			}
 			records++
-			budget -= len(v)
-			if w.scratch, err = decodeGroup(w.scratch[:0], pr.trace, v); err != nil {
+			var read int
+			w.scratch, read, err = w.s.appendRecord(w.scratch[:0], it.Key(), v, pr.trace, blocks)
+			budget -= len(v) + read
+			if err != nil {
 				return fmt.Errorf("look up parents: trace %s: %w", pr.trace, err)
 			}
 			for k := range w.scratch {
