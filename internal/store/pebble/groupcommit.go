@@ -202,17 +202,19 @@ func (s *Store) commitKept(kept []*queuedWrite) error {
 		}
 	}
 	now := s.opts.Now()
-	unlockSeries, err := s.addSeries(b, kept)
+	seriesDone, err := s.addSeries(b, kept)
 	if err != nil {
 		return fmt.Errorf("RED series: %w", err)
 	}
-	defer unlockSeries()
+	committed := false
+	defer func() { seriesDone(committed) }()
 	release, err := s.mapSpans(b, kept, now)
 	if err != nil {
 		return fmt.Errorf("service map: %w", err)
 	}
 	err = s.commit(b, s.wo)
-	release(err == nil)
+	committed = err == nil
+	release(committed)
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

@@ -138,10 +138,16 @@ func (m *aggregateMerge) Close() error {
 const foldOperands = 32
 
 // aggregateWriter writes an aggregation's rows: each write's delta as a
-// merge operand, and every foldOperands writes of a row the row read,
-// summed with the delta and set whole. Its user holds a lock from add to
-// the commit of the batch (so that no other write changes a row between a
-// fold's read and its commit), which guards the writer too.
+// merge operand, and every foldOperands writes of a row the row summed
+// with the delta, set whole. Its user holds a lock from add to the commit
+// of the batch (so that no other write changes a row between a fold's read
+// and its commit), which guards the writer too, and calls discard when the
+// batch is not committed.
+//
+// A fold's read was most of a group commit's RED series work (issue 15:
+// Pebble merges the row's operands for it): the writer keeps, for the rows
+// it folded, their sum with every delta added since, which is what the
+// store holds once the batches commit, and folds those without reading.
 type aggregateWriter struct {
 	// operands counts, per row (by the hash of its key), the operands
 	// written since it was last set whole.
@@ -150,7 +156,16 @@ type aggregateWriter struct {
 	// zero means foldOperands. Rows read many at a time (a chart reads
 	// a day of them) fold sooner, so that a read merges few operands.
 	fold uint32
+	// sums holds rows as the store will hold them, by key: those folded
+	// since the last discard (at most maxAggregateSums).
+	sums map[string]aggregate
 }
+
+// maxAggregateSums bounds the rows an aggregateWriter keeps summed; past
+// it, it forgets them all, and reads each again at its next fold. Rows of
+// the current buckets are the ones written: a 10 s, minute and hour row
+// per service and operation, and per edge.
+const maxAggregateSums = 1 << 13
 
 // add adds delta to the row of key, in b; buf is scratch space, returned
 // for reuse. A batch adds to a row once (its deltas summed before).
@@ -159,6 +174,13 @@ func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta inter
 		aw.operands = map[uint64]uint32{} // counts restart: at most foldOperands more each
 	}
 	buf = delta.encode(buf[:0])
+	sum := aw.sums[string(key)]
+	if sum != nil {
+		if err := sum.mergeEncoded(buf, false); err != nil {
+			delete(aw.sums, string(key))
+			return buf, fmt.Errorf("add to the row's sum: %w", err)
+		}
+	}
 	h := xxhash.Sum64(key)
 	fold := aw.fold
 	if fold == 0 {
@@ -172,22 +194,27 @@ func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta inter
 		return buf, nil
 	}
 	aw.operands[h] = 0
-	sum := newAggregate(key)
 	if sum == nil {
-		return buf, fmt.Errorf("key kind %q is not an aggregate's", key[:min(1, len(key))])
-	}
-	if err := sum.mergeEncoded(buf, false); err != nil {
-		return buf, err
-	}
-	switch v, closer, err := db.Get(key); {
-	case err == nil:
-		err = sum.mergeEncoded(v, true)
-		closer.Close()
-		if err != nil {
-			return buf, fmt.Errorf("fold: %w", err)
+		if sum = newAggregate(key); sum == nil {
+			return buf, fmt.Errorf("key kind %q is not an aggregate's", key[:min(1, len(key))])
 		}
-	case !errors.Is(err, pdb.ErrNotFound):
-		return buf, fmt.Errorf("fold: read the row: %w", err)
+		if err := sum.mergeEncoded(buf, false); err != nil {
+			return buf, err
+		}
+		switch v, closer, err := db.Get(key); {
+		case err == nil:
+			err = sum.mergeEncoded(v, true)
+			closer.Close()
+			if err != nil {
+				return buf, fmt.Errorf("fold: %w", err)
+			}
+		case !errors.Is(err, pdb.ErrNotFound):
+			return buf, fmt.Errorf("fold: read the row: %w", err)
+		}
+		if aw.sums == nil || len(aw.sums) >= maxAggregateSums {
+			aw.sums = map[string]aggregate{}
+		}
+		aw.sums[string(key)] = sum
 	}
 	buf = sum.encode(buf[:0])
 	if err := b.Set(key, buf, nil); err != nil {
@@ -195,3 +222,7 @@ func (aw *aggregateWriter) add(db *pdb.DB, b *pdb.Batch, key []byte, delta inter
 	}
 	return buf, nil
 }
+
+// discard forgets the sums: a batch with deltas they hold was not
+// committed, or rows changed otherwise (retention deleted them).
+func (aw *aggregateWriter) discard() { aw.sums = nil }

@@ -238,11 +238,11 @@ func seriesRows(project string, ps []placed) map[seriesKey]*seriesDelta {
 }
 
 // addSeries adds the RED series rows of a group's writes to b, each row
-// once. It returns with the series lock held; the caller calls unlock after
-// committing b (or dropping it).
-func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (unlock func(), err error) {
+// once. It returns with the series lock held; the caller calls done after
+// committing b (or dropping it), with whether b was committed.
+func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (done func(committed bool), err error) {
 	if s.opts.NoSeries {
-		return func() {}, nil
+		return func(bool) {}, nil
 	}
 	// The writes' sums, summed into the first's (the writes wait for the
 	// group: their rows are the leader's to change).
@@ -263,11 +263,17 @@ func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (unlock func(), e
 		key = binary.BigEndian.AppendUint64(key, uint64(k.bucket))
 		s.series.rows.fold = seriesFold
 		if buf, err = s.series.rows.add(s.db, b, key, r, buf); err != nil {
+			s.series.rows.discard()
 			s.series.mu.Unlock()
 			return nil, fmt.Errorf("series row: %w", err)
 		}
 	}
-	return s.series.mu.Unlock, nil
+	return func(committed bool) {
+		if !committed {
+			s.series.rows.discard()
+		}
+		s.series.mu.Unlock()
+	}, nil
 }
 
 // REDSeries merges the rows of the widest width that divides step. Buckets

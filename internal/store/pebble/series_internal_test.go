@@ -53,11 +53,11 @@ func setSeriesRowsWhole(t *testing.T, s *Store, project string, spans []telemetr
 	// The rows the new write path would add, set instead.
 	add := s.db.NewBatch()
 	defer add.Close()
-	unlock, err := s.addSeries(add, []*queuedWrite{{series: seriesRows(project, ps)}})
+	done, err := s.addSeries(add, []*queuedWrite{{series: seriesRows(project, ps)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock()
+	done(false) // add is not committed: set is
 	set := s.db.NewBatch()
 	defer set.Close()
 	r := add.Reader()
@@ -267,4 +267,66 @@ func total(ps []store.REDPoint) (n int64) {
 		n += p.Count
 	}
 	return n
+}
+
+// TestSeriesSumsForgetUncommitted: the series writer keeps the rows it
+// folded summed, and folds them again without reading. A group whose batch
+// is not committed must leave those sums as the store holds them: the next
+// folds would otherwise set rows counting spans never stored.
+func TestSeriesSumsForgetUncommitted(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	at := now.Add(-25 * time.Second)
+	s, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }, NoServiceMap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	count := func() int64 {
+		t.Helper()
+		ps, err := s.REDSeries(ctx, "p", "api", "get", now.Add(-time.Minute), now, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, p := range ps {
+			n += p.Count
+		}
+		return n
+	}
+	written := 0
+	write := func(n int) {
+		t.Helper()
+		if err := s.WriteSpans(ctx, "p", seriesSpans(written, n, "get", at)); err != nil {
+			t.Fatal(err)
+		}
+		written += n
+	}
+	for range 2 * seriesFold {
+		write(2) // past a fold: the row is summed in memory from now on
+	}
+	if len(s.series.rows.sums) == 0 {
+		t.Fatal("no row summed after folds: the test no longer covers the sums")
+	}
+	// A group whose commit failed: its rows were added, then dropped.
+	ps := make([]placed, 0, 50)
+	lost := seriesSpans(10_000, 50, "get", at)
+	for i := range lost {
+		ps = append(ps, s.place(&lost[i], now))
+	}
+	for range seriesFold + 1 { // every row folds at least once
+		b := s.db.NewBatch()
+		done, err := s.addSeries(b, []*queuedWrite{{series: seriesRows("p", ps)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(false)
+		b.Close()
+	}
+	for range 2 * seriesFold {
+		write(1)
+	}
+	if got := count(); got != int64(written) {
+		t.Errorf("series count %d, want the %d spans stored", got, written)
+	}
 }

@@ -444,6 +444,7 @@ func (s *Store) mapSpans(b *pdb.Batch, writes []*queuedWrite, now time.Time) (re
 	m.mu.Lock()
 	defer func() {
 		if err != nil {
+			m.rows.discard()
 			m.mu.Unlock()
 		}
 	}()
@@ -494,6 +495,8 @@ func (s *Store) mapSpans(b *pdb.Batch, writes []*queuedWrite, now time.Time) (re
 				}
 			}
 			m.addPending(hour, added)
+		} else {
+			m.rows.discard()
 		}
 		m.mu.Unlock()
 	}, nil
