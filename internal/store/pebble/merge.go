@@ -164,8 +164,9 @@ type aggregateWriter struct {
 // maxAggregateSums bounds the rows an aggregateWriter keeps summed; past
 // it, it forgets them all, and reads each again at its next fold. Rows of
 // the current buckets are the ones written: a 10 s, minute and hour row
-// per service and operation, and per edge.
-const maxAggregateSums = 1 << 13
+// per service and operation, and per edge. A series row's sketch is a
+// couple of KiB for durations of a few decades: a few MiB in all.
+const maxAggregateSums = 1 << 11
 
 // add adds delta to the row of key, in b; buf is scratch space, returned
 // for reuse. A batch adds to a row once (its deltas summed before).

@@ -288,11 +288,7 @@ func TestSeriesSumsForgetUncommitted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var n int64
-		for _, p := range ps {
-			n += p.Count
-		}
-		return n
+		return total(ps)
 	}
 	written := 0
 	write := func(n int) {
