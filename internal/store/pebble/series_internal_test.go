@@ -326,3 +326,45 @@ func TestSeriesSumsForgetUncommitted(t *testing.T) {
 		t.Errorf("series count %d, want the %d spans stored", got, written)
 	}
 }
+
+// TestSeriesSumsForgetDeleted: rows that retention deleted are not set
+// again from the writer's sums. (Retention drops whole days before its
+// cutoff; here the cutoff is tomorrow, so that today's rows, which the
+// writer has summed, are the ones deleted.)
+func TestSeriesSumsForgetDeleted(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	at := now.Add(-25 * time.Second)
+	s, err := Open(t.TempDir(), Options{Now: func() time.Time { return now }, NoServiceMap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	trace := 0
+	write := func(n int) {
+		t.Helper()
+		if err := s.WriteSpans(ctx, "p", seriesSpans(trace, n, "get", at)); err != nil {
+			t.Fatal(err)
+		}
+		trace += n
+	}
+	for range 2 * seriesFold {
+		write(2)
+	}
+	if len(s.series.rows.sums) == 0 {
+		t.Fatal("no row summed after folds: the test no longer covers the sums")
+	}
+	if err := s.DeleteSpansBefore(ctx, now.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 * seriesFold {
+		write(1)
+	}
+	ps, err := s.REDSeries(ctx, "p", "api", "get", now.Add(-time.Minute), now, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := total(ps), int64(2*seriesFold); got != want {
+		t.Errorf("series count %d after retention, want the %d spans written since", got, want)
+	}
+}
