@@ -218,50 +218,59 @@ type rowsState struct {
 	counts []int   // of hashes
 	order  []int   // indices of the shared hashes, most frequent first
 	ends   []int32 // where each row's hashes end in scratch
+	// opNames and resHashes are the block's distinct operation names and
+	// its resources' attribute hashes, which fillFilter adds too.
+	opNames   []string
+	resHashes []uint64
 }
 
 // encodeRows writes a block's rows; spans must share one service and be
 // sorted by start time, the first one being the block's minStart.
+//
+// It returns the hashes of the rows' attributes, row after row, in scratch;
+// e.rows then holds the block's distinct operation names and resource
+// hashes, for fillFilter.
 func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
-	e.byte1(rowsVersion)
-	ops := map[string]int{}
-	var opNames []string
-	res := map[*telemetry.Resource]int{}
-	var resList []*telemetry.Resource
-	for _, s := range spans {
-		if _, ok := ops[s.Name]; !ok {
-			ops[s.Name] = len(opNames)
-			opNames = append(opNames, s.Name)
-		}
-		if _, ok := res[s.Resource]; !ok {
-			res[s.Resource] = len(resList)
-			resList = append(resList, s.Resource)
-		}
-	}
-	e.uvarint(uint64(len(opNames)))
-	for _, n := range opNames {
-		e.str(n)
-	}
-	e.uvarint(uint64(len(resList)))
-	for _, r := range resList {
-		scratch = scratch[:0]
-		if r != nil {
-			scratch = attrHashes(scratch, r.Attributes)
-		}
-		e.uvarint(uint64(len(scratch)))
-		for _, h := range scratch {
-			e.u32(uint32(h))
-		}
-	}
-
 	st := e.rows
 	if st == nil {
 		st = &rowsState{tidx: map[telemetry.TraceID]int{}, hidx: map[uint32]int{}}
 		e.rows = st
 	}
 	st.traces, st.hashes, st.counts, st.ends = st.traces[:0], st.hashes[:0], st.counts[:0], st.ends[:0]
+	st.opNames, st.resHashes = st.opNames[:0], st.resHashes[:0]
 	clear(st.tidx)
 	clear(st.hidx)
+
+	e.byte1(rowsVersion)
+	ops := map[string]int{}
+	res := map[*telemetry.Resource]int{}
+	var resList []*telemetry.Resource
+	for _, s := range spans {
+		if _, ok := ops[s.Name]; !ok {
+			ops[s.Name] = len(st.opNames)
+			st.opNames = append(st.opNames, s.Name)
+		}
+		if _, ok := res[s.Resource]; !ok {
+			res[s.Resource] = len(resList)
+			resList = append(resList, s.Resource)
+		}
+	}
+	e.uvarint(uint64(len(st.opNames)))
+	for _, n := range st.opNames {
+		e.str(n)
+	}
+	e.uvarint(uint64(len(resList)))
+	for _, r := range resList {
+		n := len(st.resHashes)
+		if r != nil {
+			st.resHashes = attrHashes(st.resHashes, r.Attributes)
+		}
+		e.uvarint(uint64(len(st.resHashes) - n))
+		for _, h := range st.resHashes[n:] {
+			e.u32(uint32(h))
+		}
+	}
+
 	scratch = scratch[:0]
 	for _, s := range spans {
 		if _, ok := st.tidx[s.TraceID]; !ok {

@@ -461,19 +461,19 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 			j++
 		}
 		meta.rows = len(group)
-		scratch = fillFilter(&meta, group, scratch)
 		seq := s.seq.Add(1)
-		me.b = me.b[:0]
-		encodeMeta(&me, &meta)
-		key = blockKey(key[:0], kindBlockMeta, first.day, project, svc, meta.maxStart, seq)
-		if err := b.Set(key, me.b, nil); err != nil {
-			return fmt.Errorf("batch index meta: %w", err)
-		}
 		e.b = e.b[:0]
 		scratch = encodeRows(&e, group, scratch)
 		key = blockKey(key[:0], kindBlockRows, first.day, project, svc, meta.minStart, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
 			return fmt.Errorf("batch index rows: %w", err)
+		}
+		fillFilter(&meta, e.rows, scratch)
+		me.b = me.b[:0]
+		encodeMeta(&me, &meta)
+		key = blockKey(key[:0], kindBlockMeta, first.day, project, svc, meta.maxStart, seq)
+		if err := b.Set(key, me.b, nil); err != nil {
+			return fmt.Errorf("batch index meta: %w", err)
 		}
 		key = projectBlockKey(key[:0], first.day, project, meta.maxStart, seq)
 		e.b = e.b[:0]
@@ -520,30 +520,30 @@ func appendSeq(b []byte, seq uint64) []byte {
 }
 
 // fillFilter sizes and fills a block's Bloom filter with the hashes of every
-// attribute and operation name of its spans.
-func fillFilter(m *blockMeta, spans []*telemetry.Span, scratch []uint64) []uint64 {
-	scratch = scratch[:0]
-	var lastRes *telemetry.Resource
-	for i, sp := range spans {
-		if i == 0 || sp.Resource != lastRes {
-			lastRes = sp.Resource
-			if sp.Resource != nil {
-				scratch = attrHashes(scratch, sp.Resource.Attributes)
-			}
-		}
-		scratch = append(scratch, opHash(sp.Name))
-		scratch = attrHashes(scratch, sp.Attributes)
-	}
-	// Sized by distinct hashes: most repeat (a status code, a method, a
-	// tenant), and a filter sized by every one was 2-3x larger than its
-	// false-positive rate needs.
-	slices.Sort(scratch)
-	distinct := slices.Compact(scratch)
-	m.filter = newBloom(len(distinct))
-	for _, h := range distinct {
+// attribute and operation name of its spans, from what encodeRows left:
+// st's operation names and resource hashes, and rowHashes, the rows'
+// attribute hashes.
+//
+// The filter is sized by distinct hashes: most repeat (a status code, a
+// method, a tenant), and a filter sized by every one was 2-3x larger than
+// its false-positive rate needs. encodeRows counted the rows' distinct
+// hashes (by their low 32 bits: a rare collision makes the filter a bit
+// smaller, never wrong); every hash is added, repeats too, which costs less
+// than sorting them out and leaves the same bits.
+func fillFilter(m *blockMeta, st *rowsState, rowHashes []uint64) {
+	res := st.resHashes // resources are few: a sort finds their repeats
+	slices.Sort(res)
+	res = slices.Compact(res)
+	m.filter = newBloom(len(st.hashes) + len(st.opNames) + len(res))
+	for _, h := range res {
 		m.filter.add(h)
 	}
-	return scratch
+	for _, n := range st.opNames {
+		m.filter.add(opHash(n))
+	}
+	for _, h := range rowHashes {
+		m.filter.add(h)
+	}
 }
 
 // DeleteSpansBefore drops every day partition that ends before cutoff.

@@ -168,3 +168,33 @@ func FuzzDecodeRows(f *testing.F) {
 		}
 	})
 }
+
+// TestFillFilter: a block's filter holds the hash of each of its spans'
+// attributes, resource attributes and operation names, and is sized by how
+// many of them are distinct, from what encodeRows left behind.
+func TestFillFilter(t *testing.T) {
+	var e enc // reused across blocks, as WriteSpans does
+	var scratch []uint64
+	for _, n := range []int{1, 30, maxBlockRows} {
+		spans := testBlock(n)
+		distinct := map[uint64]bool{}
+		for _, s := range spans {
+			distinct[opHash(s.Name)] = true
+			for _, h := range attrHashes(attrHashes(nil, s.Attributes), s.Resource.Attributes) {
+				distinct[h] = true
+			}
+		}
+		e.b = e.b[:0]
+		scratch = encodeRows(&e, spans, scratch)
+		var m blockMeta
+		fillFilter(&m, e.rows, scratch)
+		for h := range distinct {
+			if !m.filter.has(h) {
+				t.Fatalf("%d spans: hash %x not in the filter", n, h)
+			}
+		}
+		if got, want := len(m.filter.words), len(newBloom(len(distinct)).words); got != want {
+			t.Fatalf("%d spans: filter of %d words, want %d (%d distinct hashes)", n, got, want, len(distinct))
+		}
+	}
+}
