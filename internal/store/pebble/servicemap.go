@@ -199,14 +199,45 @@ func leafOf(sp *telemetry.Span) (store.NodeKind, string) {
 	if sp.Kind != telemetry.KindClient && sp.Kind != telemetry.KindProducer {
 		return "", ""
 	}
-	for _, c := range leafAttributes {
-		if v, ok := telemetry.Find(sp.Attributes, c.key); ok {
-			if s := v.AsString(); s != "" && len(s) <= 255 {
-				return c.kind, s
-			}
+	// One pass over the attributes (the group commit's leader runs this
+	// for every span): the first attribute of each key counts, and of
+	// those the one earliest in leafAttributes that names something.
+	best, name := len(leafAttributes), ""
+	var seen uint8
+	for i := range sp.Attributes {
+		a := &sp.Attributes[i]
+		r := leafRank(a.Key)
+		if r >= best || seen&(1<<r) != 0 {
+			continue
+		}
+		seen |= 1 << r
+		if s := a.Value.AsString(); s != "" && len(s) <= 255 {
+			best, name = r, s
 		}
 	}
-	return "", ""
+	if best == len(leafAttributes) {
+		return "", ""
+	}
+	return leafAttributes[best].kind, name
+}
+
+// leafRank is the index of key in leafAttributes, or its length.
+func leafRank(key string) int {
+	switch key {
+	case "db.system.name":
+		return 0
+	case "db.system":
+		return 1
+	case "messaging.system":
+		return 2
+	case "peer.service":
+		return 3
+	case "server.address":
+		return 4
+	case "net.peer.name":
+		return 5
+	}
+	return len(leafAttributes)
 }
 
 var leafAttributes = []struct {
