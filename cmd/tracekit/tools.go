@@ -221,6 +221,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		batch := f.Int("batch", 512, "spans per request")
 		attrs := f.Int("attrs", 10, "attributes per span")
 		traceSize := f.Int("trace-size", 8, "spans per trace")
+		distinct := f.Bool("distinct", false, "give every request new span IDs and times, not only new trace IDs (without it 16 request templates repeat, which flatters bytes on disk)")
 		if err := f.parse(args[1:]); err != nil {
 			return err
 		}
@@ -232,7 +233,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res, err := loadgen.Ingest(ctx, loadgen.IngestConfig{
 			Endpoint: strings.TrimRight(*server, "/") + "/v1/traces", APIKey: *key, Duration: *dur,
-			Concurrency: *conc, Shape: loadgen.Shape{Batch: *batch, Attrs: *attrs, TraceSize: *traceSize},
+			Concurrency: *conc, Shape: loadgen.Shape{Batch: *batch, Attrs: *attrs, TraceSize: *traceSize}, Distinct: *distinct,
 		})
 		if err != nil {
 			return err

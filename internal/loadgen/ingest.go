@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,9 @@ type IngestConfig struct {
 	Duration    time.Duration
 	Concurrency int
 	Shape       Shape
+	// Distinct makes every request's spans new: span IDs and times too,
+	// not only trace IDs (see payload.patch).
+	Distinct bool
 	// MetricsURL is scraped for the server's resident memory; empty derives
 	// it from Endpoint.
 	MetricsURL string
@@ -72,7 +76,55 @@ type payload struct {
 	body    []byte
 	offsets []int // where a trace ID's first 8 bytes stand
 	spans   int
+	// spanOffsets are where a span ID stands, as a span's own or as a
+	// child's parent; timeOffsets where a start or end time's 8 bytes do.
+	spanOffsets, timeOffsets []int
 }
+
+// patch rewrites buf, a copy of p.body, for send n: it gives its traces
+// new IDs. With distinct, it gives its spans new IDs too (a parent's
+// references with it) and moves their times shift later. Without it, 16
+// templates' span IDs, times and so index rows repeat every 16 requests,
+// which a store compresses away (README, bytes on disk per span).
+func (p *payload) patch(buf []byte, n uint64, distinct bool, shift time.Duration) {
+	for _, off := range p.offsets {
+		for b := 0; b < 8; b++ {
+			buf[off+b] ^= byte(n >> (8 * b))
+		}
+	}
+	if !distinct {
+		return
+	}
+	for _, off := range p.spanOffsets {
+		for b := 0; b < 8; b++ {
+			buf[off+b] ^= byte(n >> (8 * b))
+		}
+	}
+	for _, off := range p.timeOffsets {
+		t := binary.LittleEndian.Uint64(buf[off:])
+		binary.LittleEndian.PutUint64(buf[off:], t+uint64(shift))
+	}
+}
+
+// allOffsets appends where each occurrence of pattern starts in body, plus
+// skip.
+func allOffsets(dst []int, body, pattern []byte, skip int) []int {
+	for off := 0; ; {
+		k := bytes.Index(body[off:], pattern)
+		if k < 0 {
+			return dst
+		}
+		dst = append(dst, off+k+skip)
+		off += k + len(pattern)
+	}
+}
+
+// The protobuf tags of a span's start_time_unix_nano (field 7) and
+// end_time_unix_nano (field 8), both fixed64.
+const (
+	startTimeTag = 7<<3 | 1
+	endTimeTag   = 8<<3 | 1
+)
 
 func preparePayloads(n int, sh Shape) ([]payload, error) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -86,14 +138,29 @@ func preparePayloads(n int, sh Shape) ([]payload, error) {
 		}
 		p := payload{body: body, spans: td.SpanCount()}
 		for _, id := range ids {
-			for off := 0; ; {
-				k := bytes.Index(body[off:], id[:])
-				if k < 0 {
-					break
+			p.offsets = allOffsets(p.offsets, body, id[:], 0)
+		}
+		// A span's ID is also its children's parent ID, and two spans may
+		// share a time: each distinct one is found everywhere it stands.
+		spanIDs := map[[8]byte]bool{}
+		times := map[[9]byte]bool{} // protobuf tag, then the fixed64
+		for _, rs := range td.ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					spanIDs[sp.SpanID()] = true
+					var start, end [9]byte
+					start[0], end[0] = startTimeTag, endTimeTag
+					binary.LittleEndian.PutUint64(start[1:], uint64(sp.StartTimestamp()))
+					binary.LittleEndian.PutUint64(end[1:], uint64(sp.EndTimestamp()))
+					times[start], times[end] = true, true
 				}
-				p.offsets = append(p.offsets, off+k)
-				off += k + len(id)
 			}
+		}
+		for id := range spanIDs {
+			p.spanOffsets = allOffsets(p.spanOffsets, body, id[:], 0)
+		}
+		for pat := range times {
+			p.timeOffsets = allOffsets(p.timeOffsets, body, pat[:], 1)
 		}
 		out[i] = p
 	}
@@ -124,6 +191,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 	if err != nil {
 		return IngestResult{}, err
 	}
+	prepared := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 
@@ -159,12 +227,7 @@ func Ingest(ctx context.Context, cfg IngestConfig) (IngestResult, error) {
 			for i := w; ctx.Err() == nil; i++ {
 				p := &payloads[i%len(payloads)]
 				buf = append(buf[:0], p.body...)
-				n := seq.Add(1)
-				for _, off := range p.offsets {
-					for b := 0; b < 8; b++ {
-						buf[off+b] ^= byte(n >> (8 * b))
-					}
-				}
+				p.patch(buf, seq.Add(1), cfg.Distinct, time.Since(prepared))
 				t0 := time.Now()
 				accepted, err := send(ctx, hc, cfg, buf, p.spans)
 				if ctx.Err() != nil {

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 )
 
 func TestQuerySmall(t *testing.T) {
@@ -69,6 +73,70 @@ func TestPayloadIDsRewritable(t *testing.T) {
 		// 8 traces, each ID written once per span.
 		if p.spans != 64 || len(p.offsets) != 64 {
 			t.Errorf("spans %d, id offsets %d; want 64 and 64", p.spans, len(p.offsets))
+		}
+	}
+}
+
+// TestPayloadDistinct: a distinct send gives every span a new ID, keeps
+// each child's parent its root's (new) ID, and moves every time by the
+// shift; a plain send changes trace IDs alone.
+func TestPayloadDistinct(t *testing.T) {
+	ps, err := preparePayloads(1, Shape{Batch: 64, TraceSize: 8, Attrs: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ps[0]
+	spansOf := func(body []byte) []ptrace.Span {
+		req := ptraceotlp.NewExportRequest()
+		if err := req.UnmarshalProto(body); err != nil {
+			t.Fatal(err)
+		}
+		var out []ptrace.Span
+		for _, rs := range req.Traces().ResourceSpans().All() {
+			for _, ss := range rs.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					out = append(out, sp)
+				}
+			}
+		}
+		return out
+	}
+	before := spansOf(p.body)
+	const shift = 5 * time.Second
+	for _, distinct := range []bool{false, true} {
+		buf := append([]byte(nil), p.body...)
+		p.patch(buf, 0x1234, distinct, shift)
+		after := spansOf(buf)
+		if len(after) != len(before) || len(after) != 64 {
+			t.Fatalf("distinct %v: %d spans after, %d before", distinct, len(after), len(before))
+		}
+		roots := map[pcommon.TraceID]pcommon.SpanID{}
+		for i, sp := range after {
+			old := before[i]
+			if sp.TraceID() == old.TraceID() {
+				t.Errorf("distinct %v: span %d kept its trace ID", distinct, i)
+			}
+			if changed := sp.SpanID() != old.SpanID(); changed != distinct {
+				t.Errorf("distinct %v: span %d's ID changed: %v", distinct, i, changed)
+			}
+			want := time.Duration(0)
+			if distinct {
+				want = shift
+			}
+			if d := sp.StartTimestamp().AsTime().Sub(old.StartTimestamp().AsTime()); d != want {
+				t.Errorf("distinct %v: span %d's start moved %v, want %v", distinct, i, d, want)
+			}
+			if d := sp.EndTimestamp().AsTime().Sub(old.EndTimestamp().AsTime()); d != want {
+				t.Errorf("distinct %v: span %d's end moved %v, want %v", distinct, i, d, want)
+			}
+			if sp.ParentSpanID().IsEmpty() {
+				roots[sp.TraceID()] = sp.SpanID()
+			}
+		}
+		for i, sp := range after {
+			if !sp.ParentSpanID().IsEmpty() && sp.ParentSpanID() != roots[sp.TraceID()] {
+				t.Errorf("distinct %v: span %d's parent %v is not its root %v", distinct, i, sp.ParentSpanID(), roots[sp.TraceID()])
+			}
 		}
 	}
 }
