@@ -87,22 +87,22 @@ type payload struct {
 // templates' span IDs, times and so index rows repeat every 16 requests,
 // which a store compresses away (README, bytes on disk per span).
 func (p *payload) patch(buf []byte, n uint64, distinct bool, shift time.Duration) {
-	for _, off := range p.offsets {
-		for b := 0; b < 8; b++ {
-			buf[off+b] ^= byte(n >> (8 * b))
-		}
-	}
+	xorAt(buf, p.offsets, n)
 	if !distinct {
 		return
 	}
-	for _, off := range p.spanOffsets {
-		for b := 0; b < 8; b++ {
-			buf[off+b] ^= byte(n >> (8 * b))
-		}
-	}
+	xorAt(buf, p.spanOffsets, n)
 	for _, off := range p.timeOffsets {
 		t := binary.LittleEndian.Uint64(buf[off:])
 		binary.LittleEndian.PutUint64(buf[off:], t+uint64(shift))
+	}
+}
+
+// xorAt mixes n into the 8 bytes at each of offsets: an ID stays valid
+// and differs for every n.
+func xorAt(buf []byte, offsets []int, n uint64) {
+	for _, off := range offsets {
+		binary.LittleEndian.PutUint64(buf[off:], binary.LittleEndian.Uint64(buf[off:])^n)
 	}
 }
 
