@@ -3,6 +3,7 @@ package pebble
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	pdb "github.com/cockroachdb/pebble/v2"
@@ -30,6 +31,7 @@ type blockCursor struct {
 	valid         bool
 	meta          blockMeta
 	rowsKey       []byte // the current block's rows
+	recent        recentIDs
 	err           error
 	// floor is the start below which no more spans are wanted: blocks whose
 	// spans all start earlier end the walk.
@@ -183,9 +185,16 @@ func (c *blockCursor) matches(fn func(candidate)) error {
 	}
 	for i := len(br.rows) - 1; i >= 0; i-- {
 		r := &br.rows[i]
-		if c.f.rowMatches(br, r) {
-			fn(candidate{id: r.traceID, start: r.start})
+		if !c.f.rowMatches(br, r) {
+			continue
 		}
+		if err := c.s.resolve(br, c.day, c.project, &c.recent); err != nil {
+			if errors.Is(err, errRowsGone) {
+				return nil
+			}
+			return fmt.Errorf("index rows of service %q: %w", c.svc, err)
+		}
+		fn(candidate{id: br.ids[r.trace], start: r.start})
 	}
 	return nil
 }

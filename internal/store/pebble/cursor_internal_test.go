@@ -86,3 +86,153 @@ func bruteNewest(all []telemetry.Span, q store.TraceQuery, limit int) []telemetr
 	slices.SortFunc(ids, func(a, b telemetry.TraceID) int { return slices.Compare(a[:], b[:]) })
 	return ids
 }
+
+// TestSearchNamesTracesAcrossColumnBlocks writes one batch larger than a
+// column block, so that the index rows of its one service name traces in
+// several column blocks' trace ID lists, and checks that searches and the
+// scatter return every trace under its own ID.
+func TestSearchNamesTracesAcrossColumnBlocks(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	s := openTest(t, t.TempDir(), Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 4))
+	const traces = 1500 // of 3 spans: 4,500 spans, 3 column blocks
+	var all []telemetry.Span
+	for tr := range traces {
+		mix := byte(r.Uint32())
+		for i := range 3 {
+			sp := testSpan("svc", fmt.Sprint("op-", i), tr, now.Add(-time.Duration(r.Int64N(int64(5*time.Second)))))
+			sp.TraceID[1] = mix // traces' IDs not in the order of their starts
+			sp.SpanID[1] = byte(i)
+			if i > 0 {
+				sp.ParentSpanID = all[len(all)-i].SpanID
+			}
+			all = append(all, sp)
+		}
+	}
+	if err := s.WriteSpans(ctx, "p", all); err != nil {
+		t.Fatal(err)
+	}
+
+	// The test is only worth its name if a rows record names several lists.
+	most := 0
+	if err := s.scan(ctx, []byte{kindBlockRows}, func(k, v []byte) error {
+		br, err := decodeRows(0, v)
+		if err != nil {
+			return err
+		}
+		most = max(most, len(br.lists))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if most < 2 {
+		t.Fatalf("no rows record names more than %d column blocks", most)
+	}
+
+	for _, q := range []store.TraceQuery{{Service: "svc"}, {Operation: "op-2"}, {}} {
+		q.Limit = store.MaxLimit
+		got, err := s.FindTraces(ctx, "p", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]telemetry.TraceID, len(got))
+		for i := range got {
+			ids[i] = got[i].TraceID
+		}
+		slices.SortFunc(ids, func(a, b telemetry.TraceID) int { return slices.Compare(a[:], b[:]) })
+		if want := bruteNewest(all, q, q.Limit); !slices.Equal(ids, want) {
+			t.Errorf("FindTraces(%+v): %d traces, want %d", q, len(ids), len(want))
+		}
+	}
+	points, err := s.FindTracePoints(ctx, "p", store.TraceQuery{Service: "svc"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := map[telemetry.TraceID]telemetry.Span{}
+	for _, sp := range all {
+		if !sp.ParentSpanID.IsValid() {
+			roots[sp.TraceID] = sp
+		}
+	}
+	if len(points) != traces {
+		t.Fatalf("%d points, want %d", len(points), traces)
+	}
+	for _, p := range points {
+		root, ok := roots[p.TraceID]
+		if !ok {
+			t.Fatalf("point of trace %v, which was not written", p.TraceID)
+		}
+		if p.RootOperation != root.Name || p.Start.UnixNano() != root.StartUnixNano {
+			t.Fatalf("point of trace %v: root %s at %d, want %s at %d", p.TraceID, p.RootOperation, p.Start.UnixNano(), root.Name, root.StartUnixNano)
+		}
+		delete(roots, p.TraceID)
+	}
+}
+
+// TestSearchSkipsRowsWithoutTraceIDs: retention drops a day's trace ID
+// lists after its index; a search that read the rows before they went
+// finds no trace there, and no error.
+func TestSearchSkipsRowsWithoutTraceIDs(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	s := openTest(t, t.TempDir(), Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	if err := s.WriteSpans(ctx, "p", []telemetry.Span{testSpan("svc", "op", 1, now), testSpan("svc", "op", 2, now)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.FindTraces(ctx, "p", store.TraceQuery{Service: "svc"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("before: %d traces, %v; want 2", len(got), err)
+	}
+	if err := s.db.DeleteRange([]byte{kindTraceIDs}, []byte{kindTraceIDs + 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.FindTraces(ctx, "p", store.TraceQuery{Service: "svc"})
+	if err != nil || len(got) != 0 {
+		t.Fatalf("FindTraces: %d traces, %v; want none and no error", len(got), err)
+	}
+	points, err := s.FindTracePoints(ctx, "p", store.TraceQuery{}, 0)
+	if err != nil || len(points) != 0 {
+		t.Fatalf("FindTracePoints: %d points, %v; want none and no error", len(points), err)
+	}
+}
+
+// TestRetentionDropsEveryRecordOfTheDay: DeleteSpansBefore leaves no record
+// of a dropped day, of any kind a write of spans sets (the trace ID lists
+// included), and keeps those of the days after.
+func TestRetentionDropsEveryRecordOfTheDay(t *testing.T) {
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	s := openTest(t, t.TempDir(), Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	for i, at := range []time.Time{now.Add(-3 * day), now} {
+		if err := s.WriteSpans(ctx, "p", []telemetry.Span{testSpan("svc", "op", i, at)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kinds := []byte{kindTrace, kindSpanBlock, kindTraceIDs, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch}
+	count := func() (old, kept map[string]int) {
+		old, kept = map[string]int{}, map[string]int{}
+		for _, k := range kinds {
+			if err := s.scan(ctx, []byte{k}, func(key, _ []byte) error {
+				if dayOfKey(key) < dayOf(now.UnixNano()) {
+					old[string(k)]++
+				} else {
+					kept[string(k)]++
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return old, kept
+	}
+	if old, kept := count(); len(old) != len(kinds) || len(kept) != len(kinds) {
+		t.Fatalf("before: records of the old day by kind %v, of today %v; want every kind in both", old, kept)
+	}
+	if err := s.DeleteSpansBefore(ctx, now.Add(-day)); err != nil {
+		t.Fatal(err)
+	}
+	if old, kept := count(); len(old) != 0 || len(kept) != len(kinds) {
+		t.Fatalf("after: records of the old day by kind %v, of today %v; want none, and every kind", old, kept)
+	}
+}

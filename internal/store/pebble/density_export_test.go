@@ -4,8 +4,8 @@ import "context"
 
 // KindBytes flushes the store, compacts it into its bottom level, and
 // returns the bytes its tables then hold: in all ("all") and by record kind
-// (trace records, index rows, index metas, project index, batch marks,
-// service map, RED series). It is for the density benchmark in package
+// (trace records, index rows with the trace ID lists they name, index
+// metas, project index, batch marks, service map, RED series). It is for the density benchmark in package
 // pebble_test.
 func KindBytes(s *Store) (map[string]uint64, error) {
 	if err := s.db.Flush(); err != nil {
@@ -18,7 +18,7 @@ func KindBytes(s *Store) (map[string]uint64, error) {
 	for _, k := range []struct {
 		name  string
 		kinds []byte
-	}{{"all", nil}, {"trace", []byte{kindTrace, kindSpanBlock}}, {"rows", []byte{kindBlockRows}}, {"meta", []byte{kindBlockMeta}},
+	}{{"all", nil}, {"trace", []byte{kindTrace, kindSpanBlock}}, {"rows", []byte{kindBlockRows, kindTraceIDs}}, {"meta", []byte{kindBlockMeta}},
 		{"project", []byte{kindProjectBlock}}, {"batch", []byte{kindBatch}},
 		{"svcmap", []byte{kindEdge, kindCaller, kindPending}}, {"series", []byte{kindSeries}}} {
 		if k.kinds == nil {

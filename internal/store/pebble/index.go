@@ -18,9 +18,11 @@ import (
 // write, cut so that their start times lie within maxBlockSpread. A block has
 // two records under the same key suffix: its meta (time bounds, flags and a
 // Bloom filter of every attribute key=value and the operation names) and its
-// rows (one per span, with 32-bit hashes of its attributes). A search reads
-// metas in time order, skips the blocks whose filter says no, and reads rows
-// only of the others. Candidates are confirmed against the spans themselves.
+// rows (one per span, with 32-bit hashes of its attributes, naming its trace
+// by index in the trace ID list of its write's column block). A search reads
+// metas in time order, skips the blocks whose filter says no, reads rows
+// only of the others, and trace ID lists only for rows it reports.
+// Candidates are confirmed against the spans themselves.
 //
 // Every block has a third key, in its project's index (kindProjectBlock):
 // the same day, start time and sequence number without the service, whose
@@ -189,7 +191,7 @@ func decodeMeta(m *blockMeta, maxStart int64, value []byte) error {
 
 // blockRow is one span in a block's rows.
 type blockRow struct {
-	traceID  telemetry.TraceID
+	trace    int // the span's trace: an index in its blockRows' trace IDs
 	start    int64
 	duration int64
 	flags    byte
@@ -207,12 +209,30 @@ type blockRow struct {
 // previous row, a duration, its operation, resource and flags as one
 // number, its hash count, then every row's hash references and the hashes
 // that only one row holds.
-const rowsVersion = 2
+//
+// Version 3 names a row's trace by its index in the trace ID list of the
+// write's column block (kindTraceIDs), not by its ID: a trace of five
+// services had its 16 bytes in five blocks' rows, 16 of the 60 to 75 bytes
+// a distinct span cost on disk. The rows list the column blocks they refer
+// to (seq and trace count), then number those blocks' traces one after
+// the other.
+const rowsVersion = 3
+
+// traceRef names a span's trace in its write: the write's column block
+// (an index in the write's traceLists) and the trace's index in it.
+type traceRef struct{ blk, idx int32 }
+
+// traceList is a column block of a write: its seq, which its trace ID list
+// shares, and its trace count.
+type traceList struct {
+	seq uint64
+	n   int
+}
 
 // rowsState is encodeRows' reusable memory.
 type rowsState struct {
-	traces []telemetry.TraceID // distinct, in order of appearance
-	tidx   map[telemetry.TraceID]int
+	base   []int // per traceList of the write: its first trace's number, or -1
+	used   []int32
 	hashes []uint32 // distinct, in order of appearance
 	hidx   map[uint32]int
 	counts []int   // of hashes
@@ -225,20 +245,20 @@ type rowsState struct {
 }
 
 // encodeRows writes a block's rows; spans must share one service and be
-// sorted by start time, the first one being the block's minStart.
+// sorted by start time, the first one being the block's minStart. refs[i]
+// names spans[i]'s trace among lists, the write's column blocks.
 //
 // It returns the hashes of the rows' attributes, row after row, in scratch;
 // e.rows then holds the block's distinct operation names and resource
 // hashes, for fillFilter.
-func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
+func encodeRows(e *enc, spans []*telemetry.Span, refs []traceRef, lists []traceList, scratch []uint64) []uint64 {
 	st := e.rows
 	if st == nil {
-		st = &rowsState{tidx: map[telemetry.TraceID]int{}, hidx: map[uint32]int{}}
+		st = &rowsState{hidx: map[uint32]int{}}
 		e.rows = st
 	}
-	st.traces, st.hashes, st.counts, st.ends = st.traces[:0], st.hashes[:0], st.counts[:0], st.ends[:0]
+	st.hashes, st.counts, st.ends, st.used = st.hashes[:0], st.counts[:0], st.ends[:0], st.used[:0]
 	st.opNames, st.resHashes = st.opNames[:0], st.resHashes[:0]
-	clear(st.tidx)
 	clear(st.hidx)
 
 	e.byte1(rowsVersion)
@@ -273,10 +293,6 @@ func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
 
 	scratch = scratch[:0]
 	for _, s := range spans {
-		if _, ok := st.tidx[s.TraceID]; !ok {
-			st.tidx[s.TraceID] = len(st.traces)
-			st.traces = append(st.traces, s.TraceID)
-		}
 		n := len(scratch)
 		scratch = attrHashes(scratch, s.Attributes)
 		for _, h := range scratch[n:] {
@@ -303,24 +319,36 @@ func encodeRows(e *enc, spans []*telemetry.Span, scratch []uint64) []uint64 {
 	}
 	slices.SortStableFunc(st.order, func(a, b int) int { return st.counts[b] - st.counts[a] })
 
+	// The column blocks the rows refer to, in order of first reference,
+	// and the number of each one's first trace.
+	if cap(st.base) < len(lists) {
+		st.base = make([]int, len(lists))
+	}
+	st.base = st.base[:len(lists)]
+	for i := range st.base {
+		st.base[i] = -1
+	}
+	traces := 0
+	for _, r := range refs {
+		if st.base[r.blk] < 0 {
+			st.base[r.blk] = traces
+			traces += lists[r.blk].n
+			st.used = append(st.used, r.blk)
+		}
+	}
 	e.uvarint(uint64(len(spans)))
-	e.uvarint(uint64(len(st.traces)))
-	for i := range st.traces {
-		e.raw(st.traces[i][:])
+	e.uvarint(uint64(len(st.used)))
+	for _, b := range st.used {
+		e.uvarint(lists[b].seq)
+		e.uvarint(uint64(lists[b].n))
 	}
 	e.uvarint(uint64(len(st.order)))
 	for rank, i := range st.order {
 		e.u32(st.hashes[i])
 		st.hidx[st.hashes[i]] = rank + 1
 	}
-	next := 0 // the trace a row names by 0: the first not named yet
-	for _, s := range spans {
-		if t := st.tidx[s.TraceID]; t == next {
-			e.byte1(0)
-			next++
-		} else {
-			e.uvarint(uint64(t) + 1)
-		}
+	for _, r := range refs {
+		e.uvarint(uint64(st.base[r.blk] + int(r.idx)))
 	}
 	prev := spans[0].StartUnixNano
 	for _, s := range spans {
@@ -361,13 +389,18 @@ type blockRows struct {
 	ops  []string
 	res  [][]uint32
 	rows []blockRow
+	// ids are the trace IDs the rows name: those of the record in versions
+	// 1 and 2; in version 3, those of lists, which resolve reads.
+	ids   []telemetry.TraceID
+	lists []traceList
 }
 
-// decodeRows reads rows of version 1 or 2.
+// decodeRows reads rows of version 1, 2 or 3. The trace IDs of version 3
+// rows are read by resolve.
 func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 	d := &dec{s: string(value)}
 	version := d.byte1()
-	if version != codecVersion && version != rowsVersion {
+	if version != codecVersion && version != 2 && version != rowsVersion {
 		return nil, errCorrupt
 	}
 	br := &blockRows{}
@@ -387,23 +420,44 @@ func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 	}
 	br.rows = make([]blockRow, d.count(5))
 	rows := br.rows
-	traces := d.bytes(16 * d.count(16))
+	traces := 0
+	if version == 2 {
+		br.ids = make([]telemetry.TraceID, d.count(16))
+		for i := range br.ids {
+			copy(br.ids[i][:], d.bytes(16))
+		}
+		traces = len(br.ids)
+	} else {
+		br.lists = make([]traceList, d.count(2))
+		for i := range br.lists {
+			l := &br.lists[i]
+			l.seq, l.n = d.uvarint(), int(d.uvarint())
+			if l.n <= 0 || l.n > maxColBlockSpans {
+				d.fail()
+				break
+			}
+			traces += l.n
+		}
+	}
 	shared := make([]uint32, d.count(4))
 	for i := range shared {
 		shared[i] = d.u32()
 	}
-	next := 0
+	next := 0 // version 2: the trace a row names by 0
 	for i := range rows {
 		t := d.uvarint()
-		if t == 0 {
-			t = uint64(next) + 1
-			next++
+		if version == 2 {
+			if t == 0 {
+				t = uint64(next) + 1
+				next++
+			}
+			t--
 		}
-		if t > uint64(len(traces)/16) {
+		if t >= uint64(traces) {
 			d.fail()
 			break
 		}
-		copy(rows[i].traceID[:], traces[16*(t-1):])
+		rows[i].trace = int(t)
 	}
 	start := minStart
 	for i := range rows {
@@ -458,13 +512,82 @@ func decodeRows(minStart int64, value []byte) (*blockRows, error) {
 	return br, d.err
 }
 
+// traceIDsVersion is the format of a column block's trace ID list
+// (kindTraceIDs): the version byte, then each trace's 16-byte ID, in the
+// order of the block's traces.
+const traceIDsVersion = 1
+
+// errRowsGone reports rows whose trace ID lists are no longer stored:
+// retention dropped their day while a search read it.
+var errRowsGone = errors.New("index rows of a dropped partition")
+
+// recentIDs keeps the trace ID lists a search read last: the blocks of
+// one write's services sit near each other in a walk of every service,
+// and name the same list.
+type recentIDs struct {
+	seq  [8]uint64
+	ids  [8][]telemetry.TraceID
+	next int
+}
+
+// resolve reads the trace IDs that br's rows name, once; a search calls it
+// for blocks with a row it reports. day and project are the block's.
+func (s *Store) resolve(br *blockRows, day uint32, project string, recent *recentIDs) error {
+	if br.ids != nil || len(br.lists) == 0 {
+		return nil
+	}
+	var key []byte
+	for _, l := range br.lists {
+		ids, err := s.traceIDs(day, project, l, recent, &key)
+		if err != nil {
+			return err
+		}
+		if len(br.lists) == 1 {
+			br.ids = ids // shared with recent, read only
+			return nil
+		}
+		br.ids = append(br.ids, ids...)
+	}
+	return nil
+}
+
+// traceIDs returns the trace IDs of list l, from recent or read.
+func (s *Store) traceIDs(day uint32, project string, l traceList, recent *recentIDs, key *[]byte) ([]telemetry.TraceID, error) {
+	for i, seq := range recent.seq {
+		if seq == l.seq && len(recent.ids[i]) == l.n {
+			return recent.ids[i], nil
+		}
+	}
+	*key = seqKey((*key)[:0], kindTraceIDs, day, project, l.seq)
+	v, closer, err := s.db.Get(*key)
+	if errors.Is(err, pdb.ErrNotFound) {
+		return nil, errRowsGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read trace IDs of block %d: %w", l.seq, err)
+	}
+	defer closer.Close()
+	if len(v) != 1+16*l.n || v[0] != traceIDsVersion {
+		return nil, fmt.Errorf("read trace IDs of block %d: %w", l.seq, errCorrupt)
+	}
+	ids := make([]telemetry.TraceID, l.n)
+	for i := range ids {
+		ids[i] = telemetry.TraceID(v[1+16*i:])
+	}
+	recent.seq[recent.next], recent.ids[recent.next] = l.seq, ids
+	recent.next = (recent.next + 1) % len(recent.seq)
+	return ids, nil
+}
+
 // decodeRowsV1 reads the rows of a version 1 record, after its operations
 // and resources.
 func decodeRowsV1(d *dec, br *blockRows, minStart int64) error {
 	br.rows = make([]blockRow, d.count(21))
+	br.ids = make([]telemetry.TraceID, len(br.rows))
 	for i := range br.rows {
 		r := &br.rows[i]
-		copy(r.traceID[:], d.bytes(16))
+		copy(br.ids[i][:], d.bytes(16))
+		r.trace = i
 		r.start = minStart + int64(d.uvarint())
 		r.duration = int64(d.uvarint())
 		r.flags = d.byte1()

@@ -14,6 +14,8 @@ import (
 //	                                   the spans themselves
 //	W day project seq                  column block: spans of one write's
 //	                                   day partition (colblock.go)
+//	X day project seq                  trace IDs of the W block of the same
+//	                                   seq, which index rows name by index
 //	b day project service maxStart seq index block meta (filter), keyed by
 //	                                   the latest start of its spans
 //	I day project service minStart seq index block rows, keyed by the
@@ -38,6 +40,7 @@ import (
 const (
 	kindTrace           = 'T'
 	kindSpanBlock       = 'W'
+	kindTraceIDs        = 'X'
 	kindBlockMeta       = 'b'
 	kindBlockRows       = 'I'
 	kindService         = 'S'
@@ -77,9 +80,10 @@ func traceKeyPrefix(b []byte, d uint32, project string, tid []byte) []byte {
 	return append(b, tid...)
 }
 
-// colBlockKey is the key of a column block of spans.
-func colBlockKey(b []byte, d uint32, project string, seq uint64) []byte {
-	b = append(b, kindSpanBlock)
+// seqKey is the key of a column block of spans (kindSpanBlock) or of its
+// trace ID list (kindTraceIDs).
+func seqKey(b []byte, kind byte, d uint32, project string, seq uint64) []byte {
+	b = append(b, kind)
 	b = binary.BigEndian.AppendUint32(b, d)
 	b = appendName(b, project)
 	return appendSeq(b, seq)

@@ -291,6 +291,7 @@ type placed struct {
 	day  uint32
 	at   int64 // Unix nanoseconds
 	span *telemetry.Span
+	ref  traceRef // its trace in the write's column blocks (encodeSpans)
 }
 
 // place places a span that arrived at now.
@@ -399,6 +400,7 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		all[i] = ps[i].span
 	}
 	var traces [][]*telemetry.Span
+	var lists []traceList
 	for i := 0; i < len(ps); {
 		traces = traces[:0]
 		j, n := i, 0
@@ -410,15 +412,28 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 			if n > 0 && n+k-j > maxColBlockSpans {
 				break
 			}
+			ref := traceRef{blk: int32(len(lists)), idx: int32(len(traces))}
+			for x := j; x < k; x++ {
+				ps[x].ref = ref
+			}
 			traces = append(traces, all[j:k])
 			n += k - j
 			j = k
 		}
 		seq := s.seq.Add(1)
+		lists = append(lists, traceList{seq: seq, n: len(traces)})
 		e.b = ce.encode(e.b[:0], traces)
-		key = colBlockKey(key[:0], ps[i].day, project, seq)
+		key = seqKey(key[:0], kindSpanBlock, ps[i].day, project, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
 			return fmt.Errorf("batch span block: %w", err)
+		}
+		e.b = append(e.b[:0], traceIDsVersion)
+		for _, tr := range traces {
+			e.raw(tr[0].TraceID[:])
+		}
+		key = seqKey(key[:0], kindTraceIDs, ps[i].day, project, seq)
+		if err := b.Set(key, e.b, nil); err != nil {
+			return fmt.Errorf("batch trace IDs: %w", err)
 		}
 		for t, tr := range traces {
 			key = traceKeyPrefix(key[:0], ps[i].day, project, tr[0].TraceID[:])
@@ -443,17 +458,19 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		return cmp.Compare(a.span.StartUnixNano, c.span.StartUnixNano)
 	})
 	var scratch []uint64
+	var refs []traceRef
 	var me enc
 	for i := 0; i < len(ps); {
 		first := ps[i]
 		svc := first.span.Service()
-		group = group[:0]
+		group, refs = group[:0], refs[:0]
 		meta := blockMeta{minStart: first.span.StartUnixNano, minDuration: int64(first.span.Duration())}
 		j := i
 		for j < len(ps) && ps[j].day == first.day && ps[j].span.Service() == svc &&
 			ps[j].span.StartUnixNano-meta.minStart <= int64(maxBlockSpread) && len(group) < maxBlockRows {
 			sp := ps[j].span
 			group = append(group, sp)
+			refs = append(refs, ps[j].ref)
 			meta.maxStart = sp.StartUnixNano
 			meta.maxDuration = max(meta.maxDuration, int64(sp.Duration()))
 			meta.minDuration = min(meta.minDuration, int64(sp.Duration()))
@@ -463,7 +480,7 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		meta.rows = len(group)
 		seq := s.seq.Add(1)
 		e.b = e.b[:0]
-		scratch = encodeRows(&e, group, scratch)
+		scratch = encodeRows(&e, group, refs, lists, scratch)
 		key = blockKey(key[:0], kindBlockRows, first.day, project, svc, meta.minStart, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
 			return fmt.Errorf("batch index rows: %w", err)
@@ -552,7 +569,7 @@ func (s *Store) DeleteSpansBefore(ctx context.Context, cutoff time.Time) error {
 	if last == 0 {
 		return nil
 	}
-	for _, kind := range []byte{kindTrace, kindSpanBlock, kindBlockMeta, kindBlockRows, kindProjectBlock, kindBatch, kindEdge, kindSeries} {
+	for _, kind := range []byte{kindTrace, kindSpanBlock, kindBlockMeta, kindBlockRows, kindTraceIDs, kindProjectBlock, kindBatch, kindEdge, kindSeries} {
 		start := []byte{kind}
 		end := append([]byte{kind}, byte(last>>24), byte(last>>16), byte(last>>8), byte(last))
 		if err := s.deleteRange(start, end, pdb.Sync); err != nil {

@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -67,20 +68,27 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 			if !match && !isRoot {
 				continue
 			}
+			if err := s.resolve(br, c.day, c.project, &c.recent); err != nil {
+				if errors.Is(err, errRowsGone) {
+					break
+				}
+				return nil, fmt.Errorf("index rows of service %q: %w", c.svc, err)
+			}
+			id := br.ids[r.trace]
 			row := pointRow{service: c.svc, op: br.ops[r.op], start: r.start, duration: r.duration, err: r.flags&rowError != 0}
 			var p *pointOf
-			if k, ok := found[r.traceID]; ok {
+			if k, ok := found[id]; ok {
 				p = &points[k]
 			}
 			if match {
 				switch {
 				case p == nil:
-					found[r.traceID] = len(points)
-					points = append(points, pointOf{id: r.traceID, newest: r.start, row: row})
+					found[id] = len(points)
+					points = append(points, pointOf{id: id, newest: r.start, row: row})
 					p = &points[len(points)-1]
-					if rt, ok := roots[r.traceID]; ok {
+					if rt, ok := roots[id]; ok {
 						p.row, p.root = rt, true
-						delete(roots, r.traceID)
+						delete(roots, id)
 					}
 					newest = insertDesc(newest, r.start, limit)
 				case r.start > p.newest:
@@ -92,13 +100,13 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 				}
 			}
 			if isRoot {
-				switch rt, ok := roots[r.traceID]; {
+				switch rt, ok := roots[id]; {
 				case p != nil:
 					if !p.root || r.start < p.row.start {
 						p.row, p.root = row, true
 					}
 				case !ok || r.start < rt.start:
-					roots[r.traceID] = row
+					roots[id] = row
 				}
 			}
 		}

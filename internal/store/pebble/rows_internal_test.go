@@ -24,7 +24,8 @@ func testBlock(n int) []*telemetry.Span {
 	return ps
 }
 
-// wantRows is what decodeRows must return for spans, whatever the version.
+// wantRows is what decodeRows must return for spans, whatever the version,
+// but for the rows' trace fields, which checkRows resolves.
 func wantRows(spans []*telemetry.Span) *blockRows {
 	br := &blockRows{}
 	ops, res := map[string]int{}, map[*telemetry.Resource]int{}
@@ -41,7 +42,7 @@ func wantRows(spans []*telemetry.Span) *blockRows {
 			}
 			br.res = append(br.res, hs)
 		}
-		r := blockRow{traceID: s.TraceID, start: s.StartUnixNano, duration: int64(s.Duration()),
+		r := blockRow{start: s.StartUnixNano, duration: int64(s.Duration()),
 			op: ops[s.Name], res: res[s.Resource]}
 		if s.IsError() {
 			r.flags |= rowError
@@ -57,7 +58,40 @@ func wantRows(spans []*telemetry.Span) *blockRows {
 	return br
 }
 
-func checkRows(t *testing.T, got, want *blockRows) {
+// testRefs names the traces of spans as a write of them would: its traces
+// (7 in testBlock) in two column blocks, each with traces of no row of
+// the block as well. ids holds each block's trace IDs by seq.
+func testRefs(spans []*telemetry.Span) (refs []traceRef, lists []traceList, ids map[uint64][]telemetry.TraceID) {
+	lists = []traceList{{seq: 1 << 40, n: 6}, {seq: 7, n: 9}}
+	ids = map[uint64][]telemetry.TraceID{}
+	for _, l := range lists {
+		ids[l.seq] = make([]telemetry.TraceID, l.n)
+		for i := range ids[l.seq] {
+			ids[l.seq][i] = telemetry.TraceID{0xee, byte(l.seq), byte(i)}
+		}
+	}
+	for _, s := range spans {
+		t := int(s.TraceID[0])
+		r := traceRef{blk: int32(t % 2), idx: int32(t/2 + 1)}
+		refs = append(refs, r)
+		ids[lists[r.blk].seq][r.idx] = s.TraceID
+	}
+	return refs, lists, ids
+}
+
+// resolveFrom does what Store.resolve does, from ids rather than records.
+func resolveFrom(br *blockRows, ids map[uint64][]telemetry.TraceID) {
+	if br.ids != nil {
+		return
+	}
+	for _, l := range br.lists {
+		br.ids = append(br.ids, ids[l.seq]...)
+	}
+}
+
+// checkRows compares rows decoded from spans with want, and the trace each
+// row names, resolved from ids, with its span's.
+func checkRows(t *testing.T, got, want *blockRows, spans []*telemetry.Span, ids map[uint64][]telemetry.TraceID) {
 	t.Helper()
 	norm := func(br *blockRows) {
 		for i := range br.res {
@@ -79,9 +113,18 @@ func checkRows(t *testing.T, got, want *blockRows) {
 	if len(got.rows) != len(want.rows) {
 		t.Fatalf("%d rows, want %d", len(got.rows), len(want.rows))
 	}
+	resolveFrom(got, ids)
 	for i := range want.rows {
-		if !reflect.DeepEqual(got.rows[i], want.rows[i]) {
-			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got.rows[i], want.rows[i])
+		g := got.rows[i]
+		if g.trace < 0 || g.trace >= len(got.ids) {
+			t.Fatalf("row %d names trace %d of %d", i, g.trace, len(got.ids))
+		}
+		if id := got.ids[g.trace]; id != spans[i].TraceID {
+			t.Fatalf("row %d: trace %v, want %v", i, id, spans[i].TraceID)
+		}
+		g.trace = 0
+		if !reflect.DeepEqual(g, want.rows[i]) {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", i, g, want.rows[i])
 		}
 	}
 }
@@ -92,7 +135,8 @@ func TestRowsRoundTrip(t *testing.T) {
 	for _, n := range []int{1, 2, 30, 300, maxBlockRows} {
 		spans := testBlock(n)
 		e.b = e.b[:0]
-		scratch = encodeRows(&e, spans, scratch)
+		refs, lists, ids := testRefs(spans)
+		scratch = encodeRows(&e, spans, refs, lists, scratch)
 		if e.b[0] != rowsVersion {
 			t.Fatalf("%d rows: version %d, want %d", n, e.b[0], rowsVersion)
 		}
@@ -100,7 +144,10 @@ func TestRowsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d rows: %v", n, err)
 		}
-		checkRows(t, got, wantRows(spans))
+		if n > 1 && len(got.lists) != 2 {
+			t.Fatalf("%d rows name %d column blocks, want 2", n, len(got.lists))
+		}
+		checkRows(t, got, wantRows(spans), spans, ids)
 	}
 }
 
@@ -109,39 +156,47 @@ func TestRowsRoundTrip(t *testing.T) {
 func TestRowsHashesByFrequency(t *testing.T) {
 	spans := testBlock(300) // "http.request.method=GET" in every row, user.id in each its own
 	var e enc
-	encodeRows(&e, spans, nil)
+	refs, lists, _ := testRefs(spans)
+	encodeRows(&e, spans, refs, lists, nil)
 	first := e.rows.hashes[e.rows.order[0]]
 	if want := uint32(attrHash("http.request.method", "GET")); first != want {
 		t.Fatalf("first hash %x, want that of http.request.method=GET %x", first, want)
 	}
 }
 
-// TestRowsReadsVersion1 reads rows as the previous version wrote them,
-// which stores hold: testdata/rows-v1.bin is testBlock(300) encoded by
-// version 1's encodeRows.
-func TestRowsReadsVersion1(t *testing.T) {
-	v1, err := os.ReadFile("testdata/rows-v1.bin")
-	if err != nil {
-		t.Fatal(err)
+// TestRowsReadsOldVersions reads rows as the previous versions wrote them,
+// which stores hold: testdata/rows-v1.bin and rows-v2.bin are testBlock(300)
+// encoded by version 1's and version 2's encodeRows. Their rows carry
+// their trace IDs.
+func TestRowsReadsOldVersions(t *testing.T) {
+	for _, name := range []string{"rows-v1.bin", "rows-v2.bin"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spans := testBlock(300)
+		got, err := decodeRows(spans[0].StartUnixNano, b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got.ids == nil || got.lists != nil {
+			t.Fatalf("%s: decoded %d trace IDs and %d lists, want IDs and no lists", name, len(got.ids), len(got.lists))
+		}
+		checkRows(t, got, wantRows(spans), spans, nil)
 	}
-	spans := testBlock(300)
-	got, err := decodeRows(spans[0].StartUnixNano, v1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkRows(t, got, wantRows(spans))
 }
 
 func TestRowsCorrupt(t *testing.T) {
 	spans := testBlock(20)
 	var e enc
-	encodeRows(&e, spans, nil)
+	refs, lists, _ := testRefs(spans)
+	encodeRows(&e, spans, refs, lists, nil)
 	for n := 0; n < len(e.b); n++ {
 		if _, err := decodeRows(0, e.b[:n]); err == nil {
 			t.Fatalf("rows cut to %d of %d bytes decoded without error", n, len(e.b))
 		}
 	}
-	for _, v := range []byte{0, 3, 255} {
+	for _, v := range []byte{0, 4, 255} {
 		b := append([]byte{v}, e.b[1:]...)
 		if _, err := decodeRows(0, b); err == nil {
 			t.Fatalf("version %d decoded without error", v)
@@ -151,19 +206,27 @@ func TestRowsCorrupt(t *testing.T) {
 
 func FuzzDecodeRows(f *testing.F) {
 	var e enc
-	encodeRows(&e, testBlock(12), nil)
+	spans := testBlock(12)
+	refs, lists, _ := testRefs(spans)
+	encodeRows(&e, spans, refs, lists, nil)
 	f.Add(e.b)
-	if v1, err := os.ReadFile("testdata/rows-v1.bin"); err == nil {
-		f.Add(v1)
+	for _, name := range []string{"rows-v1.bin", "rows-v2.bin"} {
+		if b, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		br, err := decodeRows(0, b)
 		if err != nil {
 			return
 		}
+		traces := len(br.ids)
+		for _, l := range br.lists {
+			traces += l.n
+		}
 		for _, r := range br.rows {
-			if r.op >= len(br.ops) || r.res >= len(br.res) {
-				t.Fatalf("row names operation %d of %d, resource %d of %d", r.op, len(br.ops), r.res, len(br.res))
+			if r.op >= len(br.ops) || r.res >= len(br.res) || r.trace < 0 || r.trace >= traces {
+				t.Fatalf("row names operation %d of %d, resource %d of %d, trace %d of %d", r.op, len(br.ops), r.res, len(br.res), r.trace, traces)
 			}
 		}
 	})
@@ -185,7 +248,8 @@ func TestFillFilter(t *testing.T) {
 			}
 		}
 		e.b = e.b[:0]
-		scratch = encodeRows(&e, spans, scratch)
+		refs, lists, _ := testRefs(spans)
+		scratch = encodeRows(&e, spans, refs, lists, scratch)
 		var m blockMeta
 		fillFilter(&m, e.rows, scratch)
 		for h := range distinct {

@@ -133,7 +133,7 @@ func (a *statsAcc) stats(svc string, kinds map[string]telemetry.SpanKind) []stor
 // walkRows decodes a rows record (see encodeRows) without allocating per
 // row, calling fn with each span's operation, start, duration and flags.
 func walkRows(minStart int64, value []byte, fn func(op string, start, dur int64, flags byte)) error {
-	if len(value) > 0 && value[0] == rowsVersion {
+	if len(value) > 0 && value[0] != codecVersion {
 		br, err := decodeRows(minStart, value)
 		if err != nil {
 			return err
