@@ -188,13 +188,23 @@ func (c *blockCursor) matches(fn func(candidate)) error {
 		if !c.f.rowMatches(br, r) {
 			continue
 		}
-		if err := c.s.resolve(br, c.day, c.project, &c.recent); err != nil {
-			if errors.Is(err, errRowsGone) {
-				return nil
-			}
-			return fmt.Errorf("index rows of service %q: %w", c.svc, err)
+		if gone, err := c.resolve(br); gone || err != nil {
+			return err
 		}
 		fn(candidate{id: br.ids[r.trace], start: r.start})
 	}
 	return nil
+}
+
+// resolve reads the trace IDs that the current block's rows br name
+// (Store.resolve). It reports gone, and no error, when retention dropped
+// them while the walk read the block: the block has nothing to report.
+func (c *blockCursor) resolve(br *blockRows) (gone bool, err error) {
+	switch err := c.s.resolve(br, c.day, c.project, &c.recent); {
+	case errors.Is(err, errRowsGone):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("index rows of service %q: %w", c.svc, err)
+	}
+	return false, nil
 }

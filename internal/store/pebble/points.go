@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -68,11 +67,12 @@ func (s *Store) FindTracePoints(ctx context.Context, project string, q store.Tra
 			if !match && !isRoot {
 				continue
 			}
-			if err := s.resolve(br, c.day, c.project, &c.recent); err != nil {
-				if errors.Is(err, errRowsGone) {
-					break
-				}
-				return nil, fmt.Errorf("index rows of service %q: %w", c.svc, err)
+			gone, err := c.resolve(br)
+			if err != nil {
+				return nil, err
+			}
+			if gone {
+				break
 			}
 			id := br.ids[r.trace]
 			row := pointRow{service: c.svc, op: br.ops[r.op], start: r.start, duration: r.duration, err: r.flags&rowError != 0}
