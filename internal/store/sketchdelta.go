@@ -17,7 +17,15 @@ import (
 type SketchDelta struct {
 	zero    int64
 	buckets []sketchBucket // unsorted; a bucket may repeat
+	// summed is len(buckets) after they were last summed (compact).
+	summed int
 }
+
+// compactSlack is how many bucket entries past twice those last summed a
+// Merge lets a delta hold before it sums them again: a delta that sums
+// many writes' (the RED series pending a flush) stays a few KiB, and the
+// sort costs amortized O(log n) per entry.
+const compactSlack = 1024
 
 type sketchBucket struct {
 	k int32
@@ -38,11 +46,13 @@ func (s *SketchDelta) AddN(d time.Duration, n int64) {
 func (s *SketchDelta) Merge(o *SketchDelta) {
 	s.zero += o.zero
 	s.buckets = append(s.buckets, o.buckets...)
+	if len(s.buckets) > 2*s.summed+compactSlack {
+		s.compact()
+	}
 }
 
-// AppendBinary appends the encoding DurationSketch.AppendBinary writes. It
-// sorts and sums the buckets in place first.
-func (s *SketchDelta) AppendBinary(b []byte) []byte {
+// compact sorts the buckets and sums those that repeat, in place.
+func (s *SketchDelta) compact() {
 	bs := s.buckets
 	slices.SortFunc(bs, func(a, c sketchBucket) int { return cmp.Compare(a.k, c.k) })
 	out := bs[:0]
@@ -55,7 +65,14 @@ func (s *SketchDelta) AppendBinary(b []byte) []byte {
 			out = append(out, sum)
 		}
 	}
-	s.buckets = out
+	s.buckets, s.summed = out, len(out)
+}
+
+// AppendBinary appends the encoding DurationSketch.AppendBinary writes. It
+// sorts and sums the buckets in place first.
+func (s *SketchDelta) AppendBinary(b []byte) []byte {
+	s.compact()
+	out := s.buckets
 	b = binary.AppendVarint(b, s.zero)
 	b = binary.AppendUvarint(b, uint64(len(out)))
 	prev := int32(0)

@@ -46,3 +46,28 @@ func TestSketchDeltaEncoding(t *testing.T) {
 	}
 	f("many", many, many[:100])
 }
+
+// TestSketchDeltaMergesStayBounded: a delta that sums many others (the RED
+// series pending a flush sum every write of a second) keeps a bounded
+// number of bucket entries, not one per duration, and encodes as a
+// DenseSketch that saw every duration.
+func TestSketchDeltaMergesStayBounded(t *testing.T) {
+	var dense DenseSketch
+	var sum SketchDelta
+	for w := range 10_000 {
+		var d SketchDelta
+		for i := range 50 {
+			dur := time.Duration((w*50+i)%300+1) * time.Millisecond
+			d.AddN(dur, 1)
+			dense.AddN(dur, 1)
+		}
+		sum.Merge(&d)
+		if len(sum.buckets) > 2*sum.summed+compactSlack+50 {
+			t.Fatalf("after %d merges: %d bucket entries, %d distinct when last summed", w+1, len(sum.buckets), sum.summed)
+		}
+	}
+	want, _ := dense.AppendBinary(nil)
+	if got := sum.AppendBinary(nil); !bytes.Equal(got, want) {
+		t.Errorf("encoded %x, want %x", got, want)
+	}
+}
