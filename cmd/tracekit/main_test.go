@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/tracekit-oss/tracekit/internal/api"
 	"github.com/tracekit-oss/tracekit/internal/client"
 )
 
@@ -169,7 +170,21 @@ func TestAcknowledgedSpansSurviveKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
-	requireTraces(t, dir, ids, 5, "after kill -9")
+	base := requireTraces(t, dir, ids, 5, "after kill -9")
+	// The RED series count each acknowledged trace's request once: the sums
+	// still in memory at the kill are counted again from the log at start.
+	var red api.REDSeriesJSON
+	c := client.New(base, testKey, nil)
+	if err := c.Do(context.Background(), "GET", "/api/v1/services/durable/red?lookback=1h&step=1h", nil, &red); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(0)
+	for _, p := range red.Points {
+		n += p.Count
+	}
+	if n != int64(len(ids)) {
+		t.Errorf("RED series after kill -9 count %d requests; want the %d acknowledged", n, len(ids))
+	}
 }
 
 // With --fsync=false a write is acknowledged before its log record is
@@ -199,8 +214,9 @@ func TestNoFsyncLosesAtMostTheLastInterval(t *testing.T) {
 }
 
 // requireTraces starts the server again on dir and requires each trace
-// with spans spans: what a stopped or killed server acknowledged.
-func requireTraces(t *testing.T, dir string, ids []pcommon.TraceID, spans int, when string) {
+// with spans spans: what a stopped or killed server acknowledged. It
+// returns the server's base URL.
+func requireTraces(t *testing.T, dir string, ids []pcommon.TraceID, spans int, when string) string {
 	t.Helper()
 	p := startServer(t, dir)
 	c := client.New(p.base, testKey, nil)
@@ -210,6 +226,7 @@ func requireTraces(t *testing.T, dir string, ids []pcommon.TraceID, spans int, w
 			t.Fatalf("trace %x %s: %d spans, %v", id[:], when, len(tr.Spans), err)
 		}
 	}
+	return p.base
 }
 
 func TestGracefulStopOnSIGTERM(t *testing.T) {

@@ -54,6 +54,10 @@ type queuedWrite struct {
 	// their days.
 	ps     []placed
 	lo, hi uint32
+	// arrived is when it came (Unix nanoseconds), and blocks are its
+	// column blocks: what the RED series log names (serieslog.go).
+	arrived int64
+	blocks  []colBlockID
 	// done is the batch's fingerprint key.
 	done []byte
 	// b holds the write's own records: the fingerprint, new names, trace

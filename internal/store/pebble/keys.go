@@ -37,6 +37,8 @@ import (
 //	                                   (C and Q: servicemap.go)
 //	R day project width service target bucket
 //	                                   RED series rows (series.go)
+//	U seq                              writes whose RED series sums are
+//	                                   not in R rows yet (serieslog.go)
 const (
 	kindTrace           = 'T'
 	kindSpanBlock       = 'W'
@@ -55,6 +57,7 @@ const (
 	kindCaller          = 'C' // no longer written (servicemap.go); old ones expire
 	kindPending         = 'Q'
 	kindSeries          = 'R'
+	kindSeriesLog       = 'U'
 )
 
 const day = 24 * time.Hour

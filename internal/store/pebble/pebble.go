@@ -164,6 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
 	}
 	s := &Store{db: db, dir: dir, opts: opts, guard: guard, names: newNames(db, opts.MaxServices, opts.MaxOperations)}
+	s.series.flushEvery = seriesFlushEvery
 	s.wo = pdb.NoSync
 	if opts.Sync {
 		s.wo = pdb.Sync
@@ -186,6 +187,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.migrateIndex(); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if !opts.NoSeries {
+		if err := s.recoverSeries(); err != nil { // serieslog.go
+			s.Close()
+			return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+		}
 	}
 	return s, nil
 }
@@ -252,6 +259,10 @@ func dayOfKey(k []byte) uint32 {
 // engine failed can still exit.
 func (s *Store) Close() error {
 	healthy := s.guard.admit() == nil
+	if healthy {
+		// Else it is counted again at the next Open, from its log.
+		_ = s.flushSeries()
+	}
 	if !s.guard.stop() {
 		return errors.New("close pebble store: already closed")
 	}
@@ -352,7 +363,7 @@ func (s *Store) prepareWrite(ctx context.Context, project string, spans []teleme
 		return nil, fmt.Errorf("write %d spans: %w", len(spans), err)
 	}
 	w := &queuedWrite{s: s, project: project, done: done, b: b, adm: adm, spans: len(spans),
-		ps: make([]placed, 0, len(spans)-adm.nRefused), lo: ^uint32(0)}
+		ps: make([]placed, 0, len(spans)-adm.nRefused), lo: ^uint32(0), arrived: now.UnixNano()}
 	for i := range spans {
 		if adm.refused != nil && adm.refused[i] {
 			continue
@@ -364,7 +375,7 @@ func (s *Store) prepareWrite(ctx context.Context, project string, spans []teleme
 	if len(w.ps) == 0 {
 		return nil, w.finish()
 	}
-	if err := s.encodeSpans(b, project, w.ps); err != nil {
+	if w.blocks, err = s.encodeSpans(b, project, w.ps); err != nil {
 		w.err = err
 		return nil, w.finish()
 	}
@@ -375,8 +386,9 @@ func (s *Store) prepareWrite(ctx context.Context, project string, spans []teleme
 	return w, nil
 }
 
-// encodeSpans sets the spans' trace records and index blocks in b.
-func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
+// encodeSpans sets the spans' trace records and index blocks in b. It
+// returns their column blocks.
+func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) ([]colBlockID, error) {
 	var e enc
 	var key []byte
 	group := make([]*telemetry.Span, 0, 16)
@@ -401,6 +413,7 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 	}
 	var traces [][]*telemetry.Span
 	var lists []traceList
+	var blocks []colBlockID
 	for i := 0; i < len(ps); {
 		traces = traces[:0]
 		j, n := i, 0
@@ -422,10 +435,11 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		}
 		seq := s.seq.Add(1)
 		lists = append(lists, traceList{seq: seq, n: len(traces)})
+		blocks = append(blocks, colBlockID{day: ps[i].day, seq: seq})
 		e.b = ce.encode(e.b[:0], traces)
 		key = seqKey(key[:0], kindSpanBlock, ps[i].day, project, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("batch span block: %w", err)
+			return nil, fmt.Errorf("batch span block: %w", err)
 		}
 		e.b = append(e.b[:0], traceIDsVersion)
 		for _, tr := range traces {
@@ -433,7 +447,7 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		}
 		key = seqKey(key[:0], kindTraceIDs, ps[i].day, project, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("batch trace IDs: %w", err)
+			return nil, fmt.Errorf("batch trace IDs: %w", err)
 		}
 		for t, tr := range traces {
 			key = traceKeyPrefix(key[:0], ps[i].day, project, tr[0].TraceID[:])
@@ -441,7 +455,7 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 			e.b = append(e.b[:0], pointerVersion)
 			e.uvarint(uint64(t))
 			if err := b.Set(key, e.b, nil); err != nil {
-				return fmt.Errorf("batch trace record: %w", err)
+				return nil, fmt.Errorf("batch trace record: %w", err)
 			}
 		}
 		i = j
@@ -483,24 +497,24 @@ func (s *Store) encodeSpans(b *pdb.Batch, project string, ps []placed) error {
 		scratch = encodeRows(&e, group, refs, lists, scratch)
 		key = blockKey(key[:0], kindBlockRows, first.day, project, svc, meta.minStart, seq)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("batch index rows: %w", err)
+			return nil, fmt.Errorf("batch index rows: %w", err)
 		}
 		fillFilter(&meta, e.rows, scratch)
 		me.b = me.b[:0]
 		encodeMeta(&me, &meta)
 		key = blockKey(key[:0], kindBlockMeta, first.day, project, svc, meta.maxStart, seq)
 		if err := b.Set(key, me.b, nil); err != nil {
-			return fmt.Errorf("batch index meta: %w", err)
+			return nil, fmt.Errorf("batch index meta: %w", err)
 		}
 		key = projectBlockKey(key[:0], first.day, project, meta.maxStart, seq)
 		e.b = e.b[:0]
 		encodeProjectBlock(&e, svc, me.b)
 		if err := b.Set(key, e.b, nil); err != nil {
-			return fmt.Errorf("batch project index: %w", err)
+			return nil, fmt.Errorf("batch project index: %w", err)
 		}
 		i = j
 	}
-	return nil
+	return blocks, nil
 }
 
 // fingerprint identifies a batch by its spans' trace and span IDs, whatever

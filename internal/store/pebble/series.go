@@ -15,9 +15,12 @@ import (
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
-// RED series are aggregated in WriteSpans, inside the batch that stores the
-// spans: a retried batch skipped by its fingerprint adds nothing, a failed
-// one adds nothing either.
+// RED series are aggregated in WriteSpans: a group commit's sums are kept
+// pending in memory for up to seriesFlushEvery, with a log record in the
+// batch that stores the spans, and then added to the rows in a later
+// group's batch (serieslog.go). A retried batch skipped by its fingerprint
+// adds nothing, a failed one adds nothing either, and a crash loses no
+// count.
 //
 // A series row sums the spans of one service that started in one bucket:
 // those of one operation, or the service's entry spans (server or consumer
@@ -36,7 +39,7 @@ import (
 // bucket of its start, or of its arrival when its partition is its arrival
 // day (a start too far in the past or the future), as the service map does.
 //
-// A write adds its batch's sums to the rows as merge operands (merge.go),
+// A flush adds the pending sums to the rows as merge operands (merge.go),
 // one per row, without reading them; every foldOperands writes of a row it
 // reads the row and writes it whole (aggregateWriter), so that a read
 // merges few operands. A row written whole before operands existed is the
@@ -67,6 +70,16 @@ type seriesState struct {
 	// rows writes the rows; a chart reads a day of them at once, so they
 	// fold every seriesFold operands (a read merges at most that many).
 	rows aggregateWriter
+	// pending sums the rows of the groups committed since the rows were
+	// last added to, from since (nil: none); serieslog.go.
+	pending map[seriesKey]*seriesDelta
+	since   time.Time
+	// flushEvery is seriesFlushEvery; tests of the row writer set 0, so
+	// that each group adds to the rows.
+	flushEvery time.Duration
+	// logged is the seq of the last log record committed; those up to
+	// deleted are deleted.
+	logged, deleted uint64
 }
 
 // seriesFold is the series rows' fold threshold: with 32 operands a 24 h
@@ -256,23 +269,30 @@ func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (done func(commit
 			}
 		}
 	}
-	s.series.mu.Lock()
-	var key, buf []byte
-	for k, r := range rows {
-		key = seriesKeyPrefix(key[:0], k.day, k.project, seriesWidths[k.width].code, &k.id)
-		key = binary.BigEndian.AppendUint64(key, uint64(k.bucket))
-		s.series.rows.fold = seriesFold
-		if buf, err = s.series.rows.add(s.db, b, key, r, buf); err != nil {
-			s.series.rows.discard()
-			s.series.mu.Unlock()
-			return nil, fmt.Errorf("series row: %w", err)
+	st := &s.series
+	st.mu.Lock()
+	if !st.due(len(rows)) {
+		seq := st.logged + 1
+		if err := b.Set(seriesLogKey(seq), encodeSeriesLog(nil, writes), nil); err != nil {
+			st.mu.Unlock()
+			return nil, fmt.Errorf("series log: %w", err)
 		}
+		return func(committed bool) {
+			if committed {
+				st.logged = seq
+				st.addPending(rows)
+			}
+			st.mu.Unlock()
+		}, nil
+	}
+	if err := s.writePending(b, rows); err != nil {
+		st.rows.discard()
+		st.mu.Unlock()
+		return nil, err
 	}
 	return func(committed bool) {
-		if !committed {
-			s.series.rows.discard()
-		}
-		s.series.mu.Unlock()
+		st.settlePending(committed)
+		st.mu.Unlock()
 	}, nil
 }
 
@@ -292,6 +312,9 @@ func (s *Store) REDSeries(ctx context.Context, project, service, operation strin
 	if hi <= lo {
 		return nil, nil
 	}
+	// The sums of the last writes are added to the rows first. Should that
+	// fail (a full disk), the rows say what they held at the last flush.
+	_ = s.flushSeries()
 	st := int64(step)
 	first := lo - lo%st
 	last := hi + (st-hi%st)%st // exclusive

@@ -53,7 +53,10 @@ func setSeriesRowsWhole(t *testing.T, s *Store, project string, spans []telemetr
 	// The rows the new write path would add, set instead.
 	add := s.db.NewBatch()
 	defer add.Close()
+	every := s.series.flushEvery
+	s.series.flushEvery = 0 // rows, not a log record
 	done, err := s.addSeries(add, []*queuedWrite{{series: seriesRows(project, ps)}})
+	s.series.flushEvery = every
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +284,7 @@ func TestSeriesSumsForgetUncommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	s.series.flushEvery = 0 // each group adds to the rows, as this test is of the row writer
 	ctx := context.Background()
 	count := func() int64 {
 		t.Helper()
@@ -339,6 +343,7 @@ func TestSeriesSumsForgetDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	s.series.flushEvery = 0 // each group adds to the rows, as this test is of the row writer
 	ctx := context.Background()
 	trace := 0
 	write := func(n int) {
