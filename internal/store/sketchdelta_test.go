@@ -47,12 +47,12 @@ func TestSketchDeltaEncoding(t *testing.T) {
 	f("many", many, many[:100])
 }
 
-// TestSketchDeltaMergesStayBounded: a delta that sums many others (the RED
-// series pending a flush sum every write of a second) keeps a bounded
-// number of bucket entries, not one per duration, and encodes as a
-// DenseSketch that saw every duration.
+// TestSketchDeltaMergesStayBounded: a delta that sums many others keeps a
+// bounded number of bucket entries, not one per duration, and encodes as a
+// DenseSketch that saw every duration; so does a DenseSketch that added
+// each delta (AddDelta, as the RED series pending a flush do).
 func TestSketchDeltaMergesStayBounded(t *testing.T) {
-	var dense DenseSketch
+	var dense, viaDeltas DenseSketch
 	var sum SketchDelta
 	for w := range 10_000 {
 		var d SketchDelta
@@ -61,6 +61,9 @@ func TestSketchDeltaMergesStayBounded(t *testing.T) {
 			d.AddN(dur, 1)
 			dense.AddN(dur, 1)
 		}
+		d.AddN(0, 1)
+		dense.AddN(0, 1)
+		viaDeltas.AddDelta(&d)
 		sum.Merge(&d)
 		if len(sum.buckets) > 2*sum.summed+compactSlack+50 {
 			t.Fatalf("after %d merges: %d bucket entries, %d distinct when last summed", w+1, len(sum.buckets), sum.summed)
@@ -69,5 +72,8 @@ func TestSketchDeltaMergesStayBounded(t *testing.T) {
 	want, _ := dense.AppendBinary(nil)
 	if got := sum.AppendBinary(nil); !bytes.Equal(got, want) {
 		t.Errorf("encoded %x, want %x", got, want)
+	}
+	if got, _ := viaDeltas.AppendBinary(nil); !bytes.Equal(got, want) || viaDeltas.Count() != dense.Count() {
+		t.Errorf("dense sketch of the deltas: %d durations, encoded %x; want %d, %x", viaDeltas.Count(), got, dense.Count(), want)
 	}
 }

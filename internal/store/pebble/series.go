@@ -72,7 +72,7 @@ type seriesState struct {
 	rows aggregateWriter
 	// pending sums the rows of the groups committed since the rows were
 	// last added to, from since (nil: none); serieslog.go.
-	pending map[seriesKey]*seriesDelta
+	pending map[seriesKey]*pendingRow
 	since   time.Time
 	// flushEvery is seriesFlushEvery; tests of the row writer set 0, so
 	// that each group adds to the rows.
@@ -257,21 +257,9 @@ func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (done func(commit
 	if s.opts.NoSeries {
 		return func(bool) {}, nil
 	}
-	// The writes' sums, summed into the first's (the writes wait for the
-	// group: their rows are the leader's to change).
-	rows := writes[0].series
-	for _, w := range writes[1:] {
-		for k, r := range w.series {
-			if sum := rows[k]; sum != nil {
-				sum.add(r)
-			} else {
-				rows[k] = r
-			}
-		}
-	}
 	st := &s.series
 	st.mu.Lock()
-	if !st.due(len(rows)) {
+	if !st.due(len(writes[0].series)) {
 		seq := st.logged + 1
 		if err := b.Set(seriesLogKey(seq), encodeSeriesLog(nil, writes), nil); err != nil {
 			st.mu.Unlock()
@@ -280,12 +268,12 @@ func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (done func(commit
 		return func(committed bool) {
 			if committed {
 				st.logged = seq
-				st.addPending(rows)
+				st.addPending(writes)
 			}
 			st.mu.Unlock()
 		}, nil
 	}
-	if err := s.writePending(b, rows); err != nil {
+	if err := s.writePending(b, writes); err != nil {
 		st.rows.discard()
 		st.mu.Unlock()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	pdb "github.com/cockroachdb/pebble/v2"
 
+	"github.com/tracekit-oss/tracekit/internal/store"
 	"github.com/tracekit-oss/tracekit/internal/telemetry"
 )
 
@@ -102,36 +103,72 @@ func decodeSeriesLog(v []byte) ([]loggedWrite, error) {
 	return ws, nil
 }
 
-// addPending sums a committed group's rows into pending.
-func (st *seriesState) addPending(rows map[seriesKey]*seriesDelta) {
+// pendingRow is a row's pending sum: a dense sketch, to which a write's
+// delta adds without a sort.
+type pendingRow struct {
+	errors int64
+	sketch store.DenseSketch
+}
+
+func (r *pendingRow) add(d *seriesDelta) {
+	r.errors += d.errors
+	r.sketch.AddDelta(&d.sketch)
+}
+
+// encode encodes the sum as a row (seriesRow.encode).
+func (r *pendingRow) encode(b []byte) []byte {
+	b = binary.AppendVarint(b, r.errors)
+	b, _ = r.sketch.AppendBinary(b)
+	return b
+}
+
+// addPending sums committed writes' rows into pending.
+func (st *seriesState) addPending(writes []*queuedWrite) {
 	if st.pending == nil {
-		st.pending, st.since = make(map[seriesKey]*seriesDelta, len(rows)), time.Now()
+		st.pending, st.since = map[seriesKey]*pendingRow{}, time.Now()
 	}
-	for k, r := range rows {
-		if sum := st.pending[k]; sum != nil {
-			sum.add(r)
-		} else {
-			st.pending[k] = r
+	for _, w := range writes {
+		for k, d := range w.series {
+			r := st.pending[k]
+			if r == nil {
+				r = &pendingRow{}
+				st.pending[k] = r
+			}
+			r.add(d)
 		}
 	}
 }
 
-// due reports whether a group adding rows should add pending to the rows.
+// due reports whether a group adding to rows rows should add pending to
+// the rows.
 func (st *seriesState) due(rows int) bool {
 	return st.pending != nil && (time.Since(st.since) >= st.flushEvery || len(st.pending)+rows > maxPendingSeries) ||
 		st.flushEvery <= 0
 }
 
-// writePending adds pending, summed into rows (the group's own, changed),
-// to the rows in b, and deletes the log records of the groups it holds.
-// The caller holds st.mu, and calls settle with whether b was committed.
-func (s *Store) writePending(b *pdb.Batch, rows map[seriesKey]*seriesDelta) error {
+// writePending adds pending and writes' rows to the rows in b, and
+// deletes the log records of the groups pending holds. It leaves pending
+// as it was: the caller, holding st.mu, calls settlePending with whether
+// b was committed.
+func (s *Store) writePending(b *pdb.Batch, writes []*queuedWrite) error {
 	st := &s.series
+	rows := make(map[seriesKey]*pendingRow, len(st.pending))
 	for k, p := range st.pending {
-		if r := rows[k]; r != nil {
-			r.add(p)
-		} else {
-			rows[k] = p // not changed: pending keeps it should b not commit
+		rows[k] = p
+	}
+	for _, w := range writes {
+		for k, d := range w.series {
+			r := rows[k]
+			switch {
+			case r == nil:
+				r = &pendingRow{}
+				rows[k] = r
+			case r == st.pending[k]: // a copy, so that pending stays as it was
+				c := &pendingRow{errors: r.errors}
+				c.sketch.Merge(&r.sketch)
+				r, rows[k] = c, c
+			}
+			r.add(d)
 		}
 	}
 	var key, buf []byte
@@ -174,7 +211,7 @@ func (s *Store) flushSeries() error {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	err := s.writePending(b, map[seriesKey]*seriesDelta{})
+	err := s.writePending(b, nil)
 	if err == nil {
 		err = s.commit(b, s.wo)
 	}
@@ -194,7 +231,7 @@ func (s *Store) recoverSeries() error {
 		return fmt.Errorf("read the RED series log: %w", err)
 	}
 	defer it.Close()
-	rows := map[seriesKey]*seriesDelta{}
+	rows := map[seriesKey]*pendingRow{}
 	records, blocks := 0, 0
 	var key []byte
 	for it.First(); it.Valid(); it.Next() {
@@ -250,7 +287,7 @@ func (s *Store) recoverSeries() error {
 
 // sumColBlock sums the spans of the column block at key, of write w, into
 // rows. It returns 0 when the block is gone (retention dropped its day).
-func (s *Store) sumColBlock(rows map[seriesKey]*seriesDelta, key []byte, day uint32, w loggedWrite) (int, error) {
+func (s *Store) sumColBlock(rows map[seriesKey]*pendingRow, key []byte, day uint32, w loggedWrite) (int, error) {
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pdb.ErrNotFound) {
 		return 0, nil
@@ -275,12 +312,13 @@ func (s *Store) sumColBlock(rows map[seriesKey]*seriesDelta, key []byte, day uin
 		ps[i] = s.place(&spans[i], arrived)
 		ps[i].day = day // where it is stored, whatever retention says now
 	}
-	for k, r := range seriesRows(w.project, ps) {
-		if sum := rows[k]; sum != nil {
-			sum.add(r)
-		} else {
+	for k, d := range seriesRows(w.project, ps) {
+		r := rows[k]
+		if r == nil {
+			r = &pendingRow{}
 			rows[k] = r
 		}
+		r.add(d)
 	}
 	return 1, nil
 }
