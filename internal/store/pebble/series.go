@@ -197,12 +197,6 @@ func (d *seriesDelta) add(o *seriesDelta) {
 	d.sketch.Merge(&o.sketch)
 }
 
-// encode encodes the delta as a row (seriesRow.encode).
-func (d *seriesDelta) encode(b []byte) []byte {
-	b = binary.AppendVarint(b, d.errors)
-	return d.sketch.AppendBinary(b)
-}
-
 // seriesRows sums spans of project into the rows they add to, at every
 // width. It is CPU work alone: a write does it before it joins the commit
 // queue.
