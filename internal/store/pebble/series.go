@@ -192,16 +192,10 @@ type seriesDelta struct {
 	sketch store.SketchDelta
 }
 
-func (d *seriesDelta) add(o *seriesDelta) {
-	d.errors += o.errors
-	d.sketch.Merge(&o.sketch)
-}
-
-// seriesRows sums spans of project into the rows they add to, at every
-// width. It is CPU work alone: a write does it before it joins the commit
-// queue.
+// seriesRows sums spans of project into the rows of the finest width
+// they add to; addWidths adds each to the wider rows too. It is CPU work
+// alone: a write does it before it joins the commit queue.
 func seriesRows(project string, ps []placed) map[seriesKey]*seriesDelta {
-	// Sum the 10 s rows from the spans, then the wider rows from those.
 	rows := map[seriesKey]*seriesDelta{}
 	add := func(k seriesKey, sp *telemetry.Span) {
 		r := rows[k]
@@ -224,23 +218,6 @@ func seriesRows(project string, ps []placed) map[seriesKey]*seriesDelta {
 			add(k, sp)
 		}
 	}
-	fine := make([]seriesKey, 0, len(rows))
-	for k := range rows {
-		fine = append(fine, k)
-	}
-	for _, k := range fine {
-		r := rows[k]
-		for w := 1; w < len(seriesWidths); w++ {
-			wk := k
-			wk.width, wk.bucket = w, k.bucket-k.bucket%seriesWidths[w].secs
-			wr := rows[wk]
-			if wr == nil {
-				wr = &seriesDelta{}
-				rows[wk] = wr
-			}
-			wr.add(r)
-		}
-	}
 	return rows
 }
 
@@ -253,7 +230,7 @@ func (s *Store) addSeries(b *pdb.Batch, writes []*queuedWrite) (done func(commit
 	}
 	st := &s.series
 	st.mu.Lock()
-	if !st.due(len(writes[0].series)) {
+	if !st.due(len(seriesWidths) * len(writes[0].series)) {
 		seq := st.logged + 1
 		if err := b.Set(seriesLogKey(seq), encodeSeriesLog(nil, writes), nil); err != nil {
 			st.mu.Unlock()

@@ -122,19 +122,37 @@ func (r *pendingRow) encode(b []byte) []byte {
 	return b
 }
 
+// addWidths adds d, a finest-width row's delta (seriesRows), to the rows
+// of key k at every width: to the row get returns for each key.
+func addWidths(k seriesKey, d *seriesDelta, get func(seriesKey) *pendingRow) {
+	for w := range seriesWidths {
+		wk := k
+		wk.width, wk.bucket = w, k.bucket-k.bucket%seriesWidths[w].secs
+		get(wk).add(d)
+	}
+}
+
+// rowIn returns rows' row of k, added if missing.
+func rowIn(rows map[seriesKey]*pendingRow) func(seriesKey) *pendingRow {
+	return func(k seriesKey) *pendingRow {
+		r := rows[k]
+		if r == nil {
+			r = &pendingRow{}
+			rows[k] = r
+		}
+		return r
+	}
+}
+
 // addPending sums committed writes' rows into pending.
 func (st *seriesState) addPending(writes []*queuedWrite) {
 	if st.pending == nil {
 		st.pending, st.since = map[seriesKey]*pendingRow{}, time.Now()
 	}
+	get := rowIn(st.pending)
 	for _, w := range writes {
 		for k, d := range w.series {
-			r := st.pending[k]
-			if r == nil {
-				r = &pendingRow{}
-				st.pending[k] = r
-			}
-			r.add(d)
+			addWidths(k, d, get)
 		}
 	}
 }
@@ -156,19 +174,22 @@ func (s *Store) writePending(b *pdb.Batch, writes []*queuedWrite) error {
 	for k, p := range st.pending {
 		rows[k] = p
 	}
+	get := func(k seriesKey) *pendingRow {
+		r := rows[k]
+		switch {
+		case r == nil:
+			r = &pendingRow{}
+			rows[k] = r
+		case r == st.pending[k]: // a copy, so that pending stays as it was
+			c := &pendingRow{errors: r.errors}
+			c.sketch.Merge(&r.sketch)
+			r, rows[k] = c, c
+		}
+		return r
+	}
 	for _, w := range writes {
 		for k, d := range w.series {
-			r := rows[k]
-			switch {
-			case r == nil:
-				r = &pendingRow{}
-				rows[k] = r
-			case r == st.pending[k]: // a copy, so that pending stays as it was
-				c := &pendingRow{errors: r.errors}
-				c.sketch.Merge(&r.sketch)
-				r, rows[k] = c, c
-			}
-			r.add(d)
+			addWidths(k, d, get)
 		}
 	}
 	var key, buf []byte
@@ -312,13 +333,9 @@ func (s *Store) sumColBlock(rows map[seriesKey]*pendingRow, key []byte, day uint
 		ps[i] = s.place(&spans[i], arrived)
 		ps[i].day = day // where it is stored, whatever retention says now
 	}
+	get := rowIn(rows)
 	for k, d := range seriesRows(w.project, ps) {
-		r := rows[k]
-		if r == nil {
-			r = &pendingRow{}
-			rows[k] = r
-		}
-		r.add(d)
+		addWidths(k, d, get)
 	}
 	return 1, nil
 }
