@@ -234,7 +234,9 @@ func (s *Store) flushSeries() error {
 	defer b.Close()
 	err := s.writePending(b, nil)
 	if err == nil {
-		err = s.commit(b, s.wo)
+		// Unsynced: a crash that loses the batch loses the deletion of the
+		// log records with it, and Open counts them again.
+		err = s.commit(b, pdb.NoSync)
 	}
 	s.series.settlePending(err == nil)
 	if err != nil {
